@@ -1,0 +1,231 @@
+"""Settings for the photo archive.
+
+Every setting comes from an environment variable with an embedded default, so that a fresh
+clone runs with nothing else: SQLite under ``var/``, media under ``var/media/``, django-q2's
+ORM broker. ``DATABASE_URL`` selects PostgreSQL, ``Q_REDIS_URL`` a Redis broker and
+``ARCHIVE_STORAGE=s3`` (with the ``AWS_*`` variables of django-storages) S3-compatible storage.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("ARCHIVE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def _secret_key() -> str:
+    """The secret from the environment, else one generated once and kept under var/.
+
+    A development secret is generated on the machine that uses it, never committed.
+    """
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "restoration",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "archive_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "archive_site.wsgi.application"
+ASGI_APPLICATION = "archive_site.asgi.application"
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'archive.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write to the same file: wait for the lock rather than fail.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", str(VAR_DIR / "test_archive.sqlite3"))}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ----------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "static"))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("ARCHIVE_MEDIA_ROOT", VAR_DIR / "media"))
+
+# Local disk by default; ARCHIVE_STORAGE=s3 switches media to any S3-compatible store through
+# django-storages, configured by its own AWS_* variables (bucket, endpoint, keys).
+ARCHIVE_STORAGE = os.environ.get("ARCHIVE_STORAGE", "local")
+if ARCHIVE_STORAGE == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", "archive"),
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": "/" + MEDIA_URL},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Uploads larger than this many bytes stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_UPLOAD_MEMORY_BYTES", 10 * 1024 * 1024)
+FILE_UPLOAD_TEMP_DIR = os.environ.get("ARCHIVE_UPLOAD_TEMP_DIR") or None
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+
+# --- Archive policy ---------------------------------------------------------------------------
+# Largest accepted image, in pixels (width x height of the first page): bigger files are refused
+# as decompression bombs before any pixel is decoded.
+ARCHIVE_MAX_IMAGE_PIXELS = env_int("ARCHIVE_MAX_IMAGE_PIXELS", 250_000_000)
+# Largest accepted upload, in bytes.
+ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Long side of thumbnails and of access JPEGs, in pixels.
+ARCHIVE_THUMBNAIL_SIZE = env_int("ARCHIVE_THUMBNAIL_SIZE", 256)
+ARCHIVE_ACCESS_SIZE = env_int("ARCHIVE_ACCESS_SIZE", 2048)
+ARCHIVE_ACCESS_QUALITY = env_int("ARCHIVE_ACCESS_QUALITY", 88)
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_int("ARCHIVE_API_PAGE_SIZE", 50),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "restoration.api.exceptions.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Photo archive restoration API",
+    "DESCRIPTION": "Archival items, their image versions and PREMIS provenance.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Background work (django-q2) ---------------------------------------------------------------
+# One machine: the ORM broker in the default database, nothing else to run. Several worker
+# machines: set Q_REDIS_URL (and DATABASE_URL to a shared PostgreSQL).
+Q_CLUSTER = {
+    "name": os.environ.get("Q_CLUSTER_NAME", "archive"),
+    "workers": env_int("Q_WORKERS", 1),
+    "recycle": env_int("Q_RECYCLE", 50),
+    "timeout": env_int("Q_TIMEOUT", 3600),
+    "retry": env_int("Q_RETRY", 3700),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 1),
+    "queue_limit": env_int("Q_QUEUE_LIMIT", 4),
+    "catch_up": False,
+    "save_limit": env_int("Q_SAVE_LIMIT", 250),
+    "poll": float(os.environ.get("Q_POLL", "0.5")),
+    "label": "Django Q2",
+}
+if os.environ.get("Q_REDIS_URL"):
+    Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ARCHIVE_LOG_LEVEL", "INFO")},
+    "loggers": {"django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True}},
+}
+
+LOGIN_URL = "/admin/login/"

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class RestorationConfig(AppConfig):
+    name = "restoration"
+    verbose_name = "Photo archive"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from PIL import Image
+
+        # Pillow's own bomb guard follows the archive's limit (it warns above it and refuses at
+        # twice it); ingest checks the limit itself, before decoding, with a clear error.
+        Image.MAX_IMAGE_PIXELS = settings.ARCHIVE_MAX_IMAGE_PIXELS
