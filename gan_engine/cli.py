@@ -1,0 +1,245 @@
+"""Command line: ``python -m gan_engine {restore,degrade,train,evaluate,contact-sheet} ...``.
+
+The CLI only parses arguments and calls library functions. Expected failures (a missing file,
+a file that is not an image, unreadable weights, an unknown device) print one line on stderr
+and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """An expected failure, reported as one line on stderr."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from gan_engine.checkpoints import CheckpointError
+    from gan_engine.imageio import ImageReadError
+
+    return (CLIError, CheckpointError, ImageReadError, ValueError, FileNotFoundError, OSError)
+
+
+def _check_inputs(paths) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise CLIError(f"no such file: {p}")
+        if p.is_dir():
+            raise CLIError(f"is a directory, not an image: {p}")
+        out.append(p)
+    return out
+
+
+def _open_restorer(args):
+    from gan_engine.devices import resolve_device
+    from gan_engine.inference import DEFAULT_WEIGHTS, Restorer
+
+    resolve_device(args.device)  # an unknown device fails before the (slower) weight loading
+    weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
+    if not weights.exists():
+        raise CLIError(f"no such weights file: {weights}")
+    return Restorer(weights, device=args.device, half=getattr(args, "half", False))
+
+
+def cmd_restore(args) -> int:
+    inputs = _check_inputs(args.inputs)
+    restorer = _open_restorer(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in inputs:
+        target = out_dir / f"{path.stem}.png"
+        restorer.restore_file(path, target, tile=args.tile)
+        print(target)
+    return 0
+
+
+def cmd_degrade(args) -> int:
+    from gan_engine import degradations, imageio
+
+    inputs = _check_inputs(args.inputs)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(inputs):
+        loaded = imageio.load_image(path)
+        if args.gray is None:
+            aged, _record = degradations.age_image(loaded.rgb, args.seed + i)
+        else:
+            aged = degradations.degrade_for_eval(loaded.rgb, args.seed + i, args.gray)
+        target = out_dir / f"{path.stem}.png"
+        imageio.save_image(target, aged, bit_depth=loaded.bit_depth, alpha=loaded.alpha)
+        print(target)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from gan_engine.training import TrainConfig, train
+
+    for d in args.data + (args.val or []):
+        if not Path(d).exists():
+            raise CLIError(f"no such folder: {d}")
+    overrides = {}
+    for name in ("steps", "batch", "crop", "seed", "lr", "generator", "discriminator", "time_limit_s",
+                 "val_every", "adversarial", "alpha", "adv_start", "threads", "max_side"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if args.generator_config:
+        overrides["generator_config"] = json.loads(args.generator_config)
+    if args.discriminator_config:
+        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
+                         resume=args.resume, init=args.init, device=args.device,
+                         progress=not args.no_progress,
+                         command="python -m gan_engine " + shlex.join(sys.argv[1:]), **overrides)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(args.out) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    print(train(config))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from gan_engine import evaluation
+
+    for d in args.data:
+        if not Path(d).is_dir():
+            raise CLIError(f"no such folder: {d}")
+    restorer = _open_restorer(args)
+
+    def restore(img):
+        return restorer.restore(img, tile=args.tile)
+
+    results = []
+    for folder in args.data:
+        if args.task == "restore":
+            results.append(evaluation.evaluate_restore(restore, folder, seed=args.seed, limit=args.limit,
+                                                       progress=not args.no_progress))
+        else:
+            results.append(evaluation.evaluate_denoise(restore, folder, sigma=args.sigma, seed=args.seed,
+                                                       limit=args.limit))
+    print(evaluation.format_table(results))
+    summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
+    print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def cmd_contact_sheet(args) -> int:
+    from gan_engine import evaluation, imageio
+
+    inputs = _check_inputs(args.inputs)
+    restorer = _open_restorer(args)
+    pairs = []
+    for path in inputs:
+        rgb = imageio.load_image(path).rgb
+        pairs.append((path.stem, rgb, restorer.restore(rgb, tile=args.tile)))
+    print(evaluation.contact_sheet(pairs, args.out, height=args.height, columns=args.columns))
+    return 0
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+
+
+def _weights_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="generator checkpoint (.safetensors); default: the shipped restore model")
+    p.add_argument("--tile", type=int, default=512, help="tile side in pixels (default: 512)")
+    _device_arg(p)
+    p.add_argument("--half", action="store_true", help="float16 inference on CUDA")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_engine",
+                                     description="Restoration of aged photographs (gan_engine).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("restore", help="restore image files into DIR/<stem>.png")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _weights_args(p)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("degrade", help="age image files synthetically into DIR/<stem>.png")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first image (+1 per image)")
+    p.add_argument("--gray", type=lambda s: s.lower() in ("1", "true", "yes"), default=None,
+                   help="force (true) or forbid (false) black-and-white prints (evaluation aging)")
+    p.set_defaults(func=cmd_degrade)
+
+    p = sub.add_parser("train", help="train a model")
+    p.add_argument("--task", default="restore", choices=["restore"], help="what to train")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="training folders of clean images")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder")
+    p.add_argument("--val", nargs="+", metavar="DIR", help="validation folders (default: hold out images)")
+    p.add_argument("--steps", type=int, help="total steps")
+    p.add_argument("--batch", type=int, help="crops per step")
+    p.add_argument("--crop", type=int, help="crop side in pixels")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--lr", type=float, help="peak learning rate of G")
+    p.add_argument("--alpha", type=float, help="content loss weight")
+    p.add_argument("--adversarial", type=float, help="adversarial loss weight")
+    p.add_argument("--adv-start", dest="adv_start", type=float, help="fraction of steps before the GAN phase")
+    p.add_argument("--generator", help="generator name (networks.GENERATORS)")
+    p.add_argument("--generator-config", help="generator keyword config as JSON")
+    p.add_argument("--discriminator", help="discriminator name (networks.DISCRIMINATORS)")
+    p.add_argument("--discriminator-config", help="discriminator keyword config as JSON")
+    p.add_argument("--val-every", dest="val_every", type=int, help="steps between validations")
+    p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--max-side", dest="max_side", type=int, help="long side of the cached training images")
+    p.add_argument("--resume", metavar="CKPT", help="state.pt (or run folder) to resume from")
+    p.add_argument("--init", metavar="WEIGHTS", help="generator weights to fine-tune from")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _device_arg(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of a model vs the aged input and the classical baseline")
+    p.add_argument("--task", default="restore", choices=["restore", "denoise"],
+                   help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of clean images")
+    p.add_argument("--seed", type=int, default=0, help="aging / noise seed (default: 0)")
+    p.add_argument("--sigma", type=float, default=25.0, help="noise sigma (of 255) for --task denoise")
+    p.add_argument("--limit", type=int, help="only the first N images of each folder")
+    p.add_argument("--json", metavar="PATH", help="also write the full results (per image) as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _weights_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("contact-sheet", help="before/after PNG of restored images")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--out", required=True, metavar="PNG", help="output PNG")
+    p.add_argument("--height", type=int, default=320, help="row height in pixels")
+    p.add_argument("--columns", type=int, default=2, help="pairs per row")
+    _weights_args(p)
+    p.set_defaults(func=cmd_contact_sheet)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except _expected_errors() as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,114 @@
+"""Restoring images with a trained generator: ``Restorer`` loads a checkpoint once and restores
+arrays or files by tiles (``tiling.run_tiled``), so any image size fits in memory.
+
+Colour conventions:
+- grey input (a grey file, or an RGB image whose three channels are equal) is replicated to
+  three channels for the model and its luminance is returned (a restorer must not invent colour);
+- alpha is passed through untouched;
+- ``restore_file`` keeps 16-bit in -> 16-bit out and grey in -> grey out.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gan_engine import checkpoints, imageio, tiling
+from gan_engine.devices import resolve_device
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "restore.safetensors"
+
+# ITU-R BT.601 luma weights (as metrics.rgb_to_y).
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _is_gray(rgb: np.ndarray, tol: float = 1.0 / 512) -> bool:
+    """Whether an (H, W, 3) image has (nearly) equal channels."""
+    return bool(np.abs(rgb[..., 0] - rgb[..., 1]).max() <= tol and np.abs(rgb[..., 1] - rgb[..., 2]).max() <= tol)
+
+
+class Restorer:
+    """A restoration generator loaded once, ready to restore many images.
+
+    >>> r = Restorer()                                  # default shipped weights, best device
+    >>> out = r.restore(img)                            # img float32 (H, W, 3) in [0, 1]
+    >>> r.restore_file("scan.tif", "scan_restored.png")
+    """
+
+    def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
+                 tile: int = 512):
+        """Load ``weights`` (default: the shipped ``gan_engine/weights/restore.safetensors``).
+
+        device: "auto" | "cpu" | "cuda" | "cuda:N" (ValueError when unknown or unavailable);
+        half: float16 on CUDA (ignored on CPU); tile: default tile side in pixels.
+        Raises ``checkpoints.CheckpointError`` for a missing or unreadable checkpoint.
+        """
+        self.device = resolve_device(device)
+        self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+        model, card = checkpoints.load_checkpoint(self.weights, device="cpu")
+        self.model = model.to(self.device).eval()
+        self.model.requires_grad_(False)
+        self.card = card
+        self.half = bool(half and self.device.type == "cuda")
+        if self.half:
+            self.model.half()
+        self.tile = tile
+        log.info("loaded %s (%s) on %s", self.weights, card.get("architecture"), self.device)
+
+    def restore(self, image: np.ndarray, *, tile: int | None = None,
+                progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """Restore one image.
+
+        image: float32 (H, W, 3) RGB, (H, W, 4) RGBA or (H, W) grey, in [0, 1].
+        Returns the same shape and dtype float32 in [0, 1]: grey input gives grey (luminance)
+        output; an alpha channel is passed through.
+        """
+        image = np.asarray(image, dtype=np.float32)
+        alpha = None
+        if image.ndim == 2:
+            rgb, gray_in, out_2d = np.repeat(image[..., None], 3, axis=2), True, True
+        elif image.ndim == 3 and image.shape[2] in (3, 4):
+            rgb = image[..., :3]
+            alpha = image[..., 3] if image.shape[2] == 4 else None
+            gray_in, out_2d = _is_gray(rgb), False
+        elif image.ndim == 3 and image.shape[2] == 1:
+            rgb, gray_in, out_2d = np.repeat(image, 3, axis=2), True, False
+        else:
+            raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        out = tiling.run_tiled(self.model, np.ascontiguousarray(rgb), tile=tile or self.tile,
+                               device=self.device, half=self.half, progress=progress)
+        out = np.clip(out, 0.0, 1.0).astype(np.float32)
+        if gray_in:
+            y = out @ _LUMA
+            if out_2d:
+                return y.astype(np.float32)
+            if image.shape[2] == 1:
+                return y[..., None].astype(np.float32)
+            out = np.repeat(y[..., None], 3, axis=2)
+        if alpha is not None:
+            out = np.concatenate([out, alpha[..., None]], axis=2)
+        return out.astype(np.float32)
+
+    def restore_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
+                     progress: Callable[[float], None] | None = None) -> Path:
+        """Restore an image file into a PNG: 16-bit stays 16-bit, grey stays grey, alpha and ICC kept.
+
+        Raises ``imageio.ImageReadError`` for a missing or unreadable input.
+        """
+        loaded = imageio.load_image(path_in)
+        rgb = loaded.rgb
+        if loaded.is_gray:
+            rgb = np.repeat((rgb @ _LUMA)[..., None], 3, axis=2) if rgb.ndim == 3 else rgb
+        out = self.restore(rgb, tile=tile, progress=progress)
+        return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,
+                                  gray=loaded.is_gray, icc_profile=loaded.icc_profile)
+
+    @torch.inference_mode()
+    def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
+        return self.restore(image, **kwargs)
