@@ -62,12 +62,14 @@ class Restorer:
         log.info("loaded %s (%s) on %s", self.weights, card.get("architecture"), self.device)
 
     def restore(self, image: np.ndarray, *, tile: int | None = None,
-                progress: Callable[[float], None] | None = None) -> np.ndarray:
+                progress: Callable[[float], None] | None = None, inplace: bool = False) -> np.ndarray:
         """Restore one image.
 
         image: float32 (H, W, 3) RGB, (H, W, 4) RGBA or (H, W) grey, in [0, 1].
         Returns the same shape and dtype float32 in [0, 1]: grey input gives grey (luminance)
-        output; an alpha channel is passed through.
+        output; an alpha channel is passed through. The image is processed in horizontal
+        strips of tile rows; with ``inplace`` (an (H, W, 3) float32 colour input) the result
+        overwrites the input, so a 64 MP image needs no second full-size buffer.
         """
         image = np.asarray(image, dtype=np.float32)
         alpha = None
@@ -81,9 +83,13 @@ class Restorer:
             rgb, gray_in, out_2d = np.repeat(image, 3, axis=2), True, False
         else:
             raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
-        out = tiling.run_tiled(self.model, np.ascontiguousarray(rgb), tile=tile or self.tile,
-                               device=self.device, half=self.half, progress=progress)
-        out = np.clip(out, 0.0, 1.0).astype(np.float32)
+        tile = tile or self.tile
+        if inplace and image.ndim == 3 and image.shape[2] == 3 and image.flags.writeable \
+                and image.flags.c_contiguous:
+            out = image
+        else:
+            out = np.empty(rgb.shape, np.float32)
+        self._restore_strips(np.ascontiguousarray(rgb) if out is not image else image, out, tile, progress)
         if gray_in:
             y = out @ _LUMA
             if out_2d:
@@ -93,7 +99,36 @@ class Restorer:
             out = np.repeat(y[..., None], 3, axis=2)
         if alpha is not None:
             out = np.concatenate([out, alpha[..., None]], axis=2)
-        return out.astype(np.float32)
+        return out.astype(np.float32, copy=False)
+
+    def _restore_strips(self, rgb: np.ndarray, out: np.ndarray, tile: int,
+                        progress: Callable[[float], None] | None) -> None:
+        """Restore ``rgb`` (H, W, 3) into ``out`` (may be ``rgb`` itself) strip by strip.
+
+        Each strip of ``tile - 2 * overlap`` rows is restored (by tiles) with ``overlap`` rows of
+        context above and below, so that one strip is one row of tiles. Input rows above the strip have been overwritten when ``out is rgb``,
+        so the context rows are copied before the strip above is written back.
+        """
+        h = rgb.shape[0]
+        radius = int(getattr(self.model, "receptive_radius", 32))
+        overlap = max(radius, 8)
+        strip = max(tile - 2 * overlap, overlap)
+        above = None  # original input rows just above the current strip
+        for a in range(0, h, strip):
+            b = min(h, a + strip)
+            lo, hi = max(0, a - overlap), min(h, b + overlap)
+            chunk = rgb[a:hi] if above is None else np.concatenate([above, rgb[a:hi]], axis=0)
+            chunk = np.ascontiguousarray(chunk)
+            above = rgb[max(a, b - overlap):b].copy()
+            sub = None
+            if progress is not None:
+                def sub(f, a=a, b=b):  # overall fraction from the strip's fraction
+                    progress((a + f * (b - a)) / h)
+            res = tiling.run_tiled(self.model, chunk, tile=tile, device=self.device, half=self.half,
+                                   progress=sub)
+            np.clip(res[a - lo:a - lo + (b - a)], 0.0, 1.0, out=out[a:b])
+        if progress is not None:
+            progress(1.0)
 
     def restore_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
                      progress: Callable[[float], None] | None = None) -> Path:
@@ -105,7 +140,7 @@ class Restorer:
         rgb = loaded.rgb
         if loaded.is_gray:
             rgb = np.repeat((rgb @ _LUMA)[..., None], 3, axis=2) if rgb.ndim == 3 else rgb
-        out = self.restore(rgb, tile=tile, progress=progress)
+        out = self.restore(rgb, tile=tile, progress=progress, inplace=rgb is loaded.rgb)
         return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,
                                   gray=loaded.is_gray, icc_profile=loaded.icc_profile)
 

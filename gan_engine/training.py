@@ -26,7 +26,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -201,8 +201,11 @@ def _card(config: TrainConfig, G: nn.Module, *, step: int, history: dict, val: d
     }
 
 
-def train(config: TrainConfig) -> Path:
-    """Train the restoration GAN as ``config`` says; return the best checkpoint's path."""
+def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+    """Train the restoration GAN as ``config`` says; return the best checkpoint's path.
+
+    on_step: called after every step with (step, this step's losses), e.g. by tests.
+    """
     from gan_engine.devices import resolve_device
     from gan_engine.features import FeatureNetwork
 
@@ -357,6 +360,8 @@ def train(config: TrainConfig) -> Path:
                     be.copy_(bg)
         step += 1
         steps_since_log += 1
+        if on_step is not None:
+            on_step(step, dict(parts))
         # smoothed losses for the log and the card
         for k, v in parts.items():
             history[k] = v if k not in history else 0.95 * history[k] + 0.05 * v

@@ -1,0 +1,132 @@
+"""python -m gan_engine: end to end on small images, and every error path (one line, no traceback)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_engine.cli import main
+
+from ._restore_helpers import SHARED_DATA, make_image_folder, tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("w") / "tiny.safetensors")
+
+
+@pytest.fixture
+def images(tmp_path):
+    return make_image_folder(tmp_path / "imgs", n=2, size=48)
+
+
+def test_restore_writes_pngs(images, weights, tmp_path, capsys):
+    rc = main(["restore", *map(str, sorted(images.iterdir())), "--out", str(tmp_path / "out"),
+               "--weights", str(weights), "--device", "cpu", "--tile", "64"])
+    assert rc == 0
+    outs = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in outs] == ["img_00.png", "img_01.png"]
+    assert Image.open(outs[0]).size == (48, 48)
+
+
+def test_degrade_writes_aged_pngs(images, tmp_path):
+    rc = main(["degrade", str(images / "img_00.png"), "--out", str(tmp_path / "aged"), "--seed", "5"])
+    assert rc == 0
+    aged = np.asarray(Image.open(tmp_path / "aged" / "img_00.png"))
+    assert aged.shape[:2] == (48, 48)
+
+
+def test_evaluate_prints_table_and_json(images, weights, tmp_path, capsys):
+    rc = main(["evaluate", "--task", "restore", "--weights", str(weights), "--data", str(images),
+               "--json", str(tmp_path / "r.json"), "--device", "cpu", "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "classical" in out and "model" in out
+    res = json.loads((tmp_path / "r.json").read_text())[0]
+    assert res["images"] == 2 and {"input", "classical", "model"} <= res.keys()
+
+
+def test_evaluate_denoise(images, weights, capsys):
+    rc = main(["evaluate", "--task", "denoise", "--sigma", "25", "--weights", str(weights),
+               "--data", str(images), "--device", "cpu"])
+    assert rc == 0
+    assert "29.23" in capsys.readouterr().out  # DnCNN's published BSD68 figure is shown alongside
+
+
+def test_train_command_runs(images, tmp_path):
+    from ._restore_helpers import TINY_DISCRIMINATOR, TINY_GENERATOR
+
+    gray = make_image_folder(tmp_path / "gray", n=3, size=48, gray=True)
+    rc = main(["train", "--task", "restore", "--data", str(images), str(gray), "--out", str(tmp_path / "run"),
+               "--steps", "2", "--batch", "2", "--crop", "32", "--val", str(images), "--no-progress",
+               "--generator-config", json.dumps(TINY_GENERATOR),
+               "--discriminator-config", json.dumps(TINY_DISCRIMINATOR), "--max-side", "48"])
+    assert rc == 0
+    card = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert card["steps"] == 2 and "python -m gan_engine train" in card["command"]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "gan_engine", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def _assert_one_line_error(proc):
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_error_missing_file(weights, tmp_path):
+    _assert_one_line_error(_run("restore", str(tmp_path / "missing.png"), "--out", str(tmp_path),
+                                "--weights", str(weights)))
+
+
+def test_error_not_an_image(weights, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not a picture")
+    _assert_one_line_error(_run("restore", str(bad), "--out", str(tmp_path / "o"), "--weights", str(weights),
+                                "--device", "cpu"))
+
+
+def test_error_unreadable_weights(images, tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00garbage" * 10)
+    _assert_one_line_error(_run("restore", str(images / "img_00.png"), "--out", str(tmp_path / "o"),
+                                "--weights", str(junk), "--device", "cpu"))
+    _assert_one_line_error(_run("restore", str(images / "img_00.png"), "--out", str(tmp_path / "o"),
+                                "--weights", str(tmp_path / "absent.safetensors")))
+
+
+def test_error_unknown_device(images, weights, tmp_path):
+    _assert_one_line_error(_run("restore", str(images / "img_00.png"), "--out", str(tmp_path / "o"),
+                                "--weights", str(weights), "--device", "quantum"))
+
+
+def test_error_usage_exit_code():
+    proc = _run("restore")
+    assert proc.returncode == 2
+
+
+def test_help_on_each_command():
+    for cmd in ("restore", "degrade", "train", "evaluate", "contact-sheet"):
+        proc = _run(cmd, "--help")
+        assert proc.returncode == 0 and "usage" in proc.stdout
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "eval" / "mcmaster").is_dir(), reason="needs ../shared/data")
+def test_shipped_model_restores_a_real_eval_image(tmp_path):
+    weights = ROOT / "gan_engine" / "weights" / "restore.safetensors"
+    if not weights.exists():
+        pytest.skip("no shipped weights yet")
+    src = sorted((SHARED_DATA / "eval" / "mcmaster").iterdir())[0]
+    rc = main(["restore", str(src), "--out", str(tmp_path), "--device", "cpu"])
+    assert rc == 0 and (tmp_path / f"{src.stem}.png").exists()

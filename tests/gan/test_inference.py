@@ -1,0 +1,91 @@
+"""gan_engine.inference.Restorer: shapes, modes, bit depth, alpha, strips."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_engine import imageio
+from gan_engine.inference import Restorer
+
+from ._restore_helpers import tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def restorer(tmp_path_factory):
+    return Restorer(tiny_checkpoint(tmp_path_factory.mktemp("w") / "tiny.safetensors"), device="cpu", tile=64)
+
+
+def _img(h=40, w=52, c=3, seed=0):
+    return np.random.default_rng(seed).random((h, w, c), dtype=np.float32)
+
+
+def test_rgb_keeps_shape_and_range(restorer):
+    out = restorer.restore(_img())
+    assert out.shape == (40, 52, 3) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_grey_in_grey_out(restorer):
+    g = _img(c=1)[..., 0]
+    assert restorer.restore(g).shape == (40, 52)
+    g3 = np.repeat(g[..., None], 3, axis=2)
+    out = restorer.restore(g3)
+    assert np.allclose(out[..., 0], out[..., 1]) and np.allclose(out[..., 1], out[..., 2])
+
+
+def test_alpha_passed_through(restorer):
+    rgba = _img(c=4)
+    out = restorer.restore(rgba)
+    assert out.shape == rgba.shape
+    assert np.array_equal(out[..., 3], rgba[..., 3])
+
+
+def test_strips_and_inplace_match_one_pass(restorer):
+    img = _img(150, 70, seed=3)
+    whole = restorer.restore(img, tile=512)
+    striped = restorer.restore(img, tile=64)
+    assert np.abs(whole - striped).max() < 1e-4
+    buf = img.copy()
+    restorer.restore(buf, tile=64, inplace=True)
+    assert np.abs(buf - whole).max() < 1e-4
+
+
+def test_progress_reaches_one(restorer):
+    seen = []
+    restorer.restore(_img(), progress=seen.append)
+    assert seen and seen[-1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("mode,bits", [("RGB", 8), ("L", 8), ("RGBA", 8), ("RGB16", 16), ("L16", 16)])
+def test_restore_file_keeps_mode_and_bit_depth(restorer, tmp_path, mode, bits):
+    rng = np.random.default_rng(1)
+    src = tmp_path / f"in_{mode}.png"
+    if mode == "RGB16":
+        imageio.save_image(src, rng.random((30, 34, 3), dtype=np.float32), bit_depth=16)
+    elif mode == "L16":
+        imageio.save_image(src, np.repeat(rng.random((30, 34, 1), dtype=np.float32), 3, axis=2),
+                           bit_depth=16, gray=True)
+    else:
+        arr = (rng.random((30, 34, 4)) * 255).astype(np.uint8)
+        Image.fromarray(arr, "RGBA").convert(mode).save(src)
+    before = imageio.load_image(src)
+    restorer.restore_file(src, tmp_path / "out.png")
+    after = imageio.load_image(tmp_path / "out.png")
+    assert after.rgb.shape == before.rgb.shape
+    assert after.bit_depth == before.bit_depth == bits
+    assert after.is_gray == before.is_gray
+    assert (after.alpha is None) == (before.alpha is None)
+    if before.alpha is not None:
+        assert np.allclose(after.alpha, before.alpha, atol=1 / 255)
+
+
+def test_missing_weights_raise_checkpoint_error(tmp_path):
+    from gan_engine.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        Restorer(tmp_path / "nope.safetensors", device="cpu")
+
+
+def test_unknown_device_raises_value_error(tmp_path):
+    with pytest.raises(ValueError):
+        Restorer(tiny_checkpoint(tmp_path / "t.safetensors"), device="tpu")
