@@ -9,6 +9,7 @@ append-only. Multi-step writes (ingest, metadata edits, choosing the preferred v
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 
 from django.conf import settings
@@ -19,6 +20,18 @@ from django.db.models import Q
 
 class ImmutableError(ValidationError):
     """Raised when a write would change or delete something the archive keeps unchanged."""
+
+
+# Set (only) by ``restoration.provenance`` while it writes an event: any other path that tries to
+# save a ProvenanceEvent or its links is refused, so events come from one place.
+PROVENANCE_WRITER: contextvars.ContextVar[bool] = contextvars.ContextVar("provenance_writer", default=False)
+
+
+def _require_provenance_writer() -> None:
+    if not PROVENANCE_WRITER.get():
+        raise ImmutableError(
+            "Provenance events are written only through restoration.provenance.", code="provenance_writer"
+        )
 
 
 # --- Collections and items --------------------------------------------------------------------
@@ -40,6 +53,14 @@ class Collection(models.Model):
 
 
 class ItemQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if "identifier" in kwargs:
+            raise ImmutableError("An item's identifier cannot be changed once set.", code="identifier_immutable")
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise ImmutableError("Archival items are not deleted through the application.", code="item_delete")
+
     def visible_to(self, user) -> "ItemQuerySet":
         """Anonymous users see public items outside any collection or in public collections."""
         if user is not None and user.is_authenticated:
@@ -128,6 +149,28 @@ class VersionKind(models.TextChoices):
     STYLED = "styled", "Styled"
 
 
+class WriteOnceFieldFile(models.fields.files.FieldFile):
+    """A stored file that is never replaced or deleted through its field.
+
+    ``FieldFile.delete()`` removes the file from storage *before* the row is saved, so the
+    write-once rule has to hold here too, not only in ``Version.save``.
+    """
+
+    def save(self, name, content, save=True):
+        if self.name:
+            raise ImmutableError("A stored file is never replaced.", code="file_immutable")
+        super().save(name, content, save=save)
+
+    def delete(self, save=True):
+        raise ImmutableError("Stored files are never deleted through the application.", code="file_delete")
+
+
+class WriteOnceFileField(models.FileField):
+    """A FileField whose files are never replaced or deleted through the model."""
+
+    attr_class = WriteOnceFieldFile
+
+
 # Fields of a version that never change once it is stored (for every kind: a file is what it is).
 VERSION_IMMUTABLE_FIELDS = (
     "item_id",
@@ -182,7 +225,7 @@ class Version(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derivatives",
         help_text="The version this one was derived from (none for an original).",
     )
-    file = models.FileField(max_length=500)
+    file = WriteOnceFileField(max_length=500)
     original_filename = models.CharField(max_length=255, blank=True, help_text="Sanitised name of the uploaded file.")
     sha256 = models.CharField(max_length=64, db_index=True)
     bytes = models.BigIntegerField(help_text="Size of the file in bytes.")
@@ -192,8 +235,8 @@ class Version(models.Model):
     bit_depth = models.PositiveSmallIntegerField(help_text="Bits per channel as stored in the file (8 or 16).")
     mime_type = models.CharField(max_length=100)
     page_count = models.PositiveIntegerField(default=1)
-    thumbnail = models.FileField(max_length=500, blank=True)
-    access_file = models.FileField(max_length=500, blank=True, help_text="Access JPEG for display.")
+    thumbnail = WriteOnceFileField(max_length=500, blank=True)
+    access_file = WriteOnceFileField(max_length=500, blank=True, help_text="Access JPEG for display.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -210,6 +253,10 @@ class Version(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["item"], condition=Q(kind="original"), name="one_original_per_item"
+            ),
+            # The same file is ingested once: a second upload of it is a duplicate, even in a race.
+            models.UniqueConstraint(
+                fields=["sha256"], condition=Q(kind="original"), name="unique_original_sha256"
             ),
             models.CheckConstraint(
                 condition=Q(kind="original", parent__isnull=True) | (~Q(kind="original") & Q(parent__isnull=False)),
@@ -306,6 +353,10 @@ class Agent(models.Model):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        _require_provenance_writer()
+        return super().bulk_create(objs, *args, **kwargs)
+
     def update(self, **kwargs):
         raise ImmutableError("Provenance is append-only.", code="provenance_update")
 
@@ -313,7 +364,25 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise ImmutableError("Provenance is append-only.", code="provenance_delete")
 
 
-class ProvenanceEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """Rows that are inserted once, by ``restoration.provenance``, and never updated or deleted."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableError("Provenance is append-only.", code="provenance_update")
+        _require_provenance_writer()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("Provenance is append-only.", code="provenance_delete")
+
+
+class ProvenanceEvent(AppendOnlyModel):
     """One PREMIS event. Written only through ``restoration.provenance``; never updated or deleted."""
 
     identifier = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -337,16 +406,9 @@ class ProvenanceEvent(models.Model):
     def event_type_uri(self) -> str:
         return EVENT_TYPE_URIS[self.event_type]
 
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise ImmutableError("Provenance is append-only.", code="provenance_update")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("Provenance is append-only.", code="provenance_delete")
 
 
-class EventObject(models.Model):
+class EventObject(AppendOnlyModel):
     """Links an event to a version, with the PREMIS role of that object in the event."""
 
     class Role(models.TextChoices):
@@ -363,7 +425,7 @@ class EventObject(models.Model):
         constraints = [models.UniqueConstraint(fields=["event", "version", "role"], name="unique_event_object_role")]
 
 
-class EventAgent(models.Model):
+class EventAgent(AppendOnlyModel):
     """Links an event to an agent, with the PREMIS agent role."""
 
     class Role(models.TextChoices):

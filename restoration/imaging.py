@@ -1,0 +1,380 @@
+"""Image files as the archive sees them: what a file is, its display images, its digest.
+
+Pure functions over paths and file objects, with no Django import: the ingest service and the
+fixity audit call them with values taken from settings.
+
+- ``inspect_image`` reads headers only (never the pixels): format, size, mode, the bit depth
+  *as stored in the file* (Pillow reads a 16-bit RGB PNG or TIFF as 8-bit RGB, so the depth is
+  read from the PNG IHDR chunk or the TIFF BitsPerSample tag) and the number of pages. It
+  refuses decompression bombs from the header, before anything is decoded.
+- ``make_display_images`` decodes the first page once and returns a thumbnail and an access
+  JPEG, with the EXIF orientation applied and the ICC profile kept. Decoding errors (a truncated
+  or corrupt file) are refused here.
+- ``sha256_stream`` hashes a stream in chunks, optionally copying it and stopping past a size.
+
+Memory: a JPEG is decoded at a reduced DCT scale (``Image.draft``); the other formats are
+decoded whole at 8 bits per channel (Pillow's 4 bytes per pixel for RGB, 1 for grey, 2 for 16-bit
+grey), then shrunk with ``Image.reduce``; that full decode is what dominates the peak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from dataclasses import dataclass
+from os import PathLike
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+CHUNK_SIZE = 1024 * 1024
+
+# The archive's formats, by Pillow's format name: MIME type and the extension files are stored with.
+FORMATS: dict[str, tuple[str, str]] = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "TIFF": ("image/tiff", ".tif"),
+    "WEBP": ("image/webp", ".webp"),
+}
+
+# Bits per channel the archive accepts (1 for bilevel scans, 2 and 4 for small grey PNGs).
+ACCEPTED_BIT_DEPTHS = frozenset({1, 2, 4, 8, 16})
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_EXIF_ORIENTATION = 0x0112
+_TIFF_BITS_PER_SAMPLE = 258
+# EXIF orientation value -> the transpose that displays the image upright.
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# What Pillow raises on files it cannot read through; anything else is a bug and propagates.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, TypeError)
+
+PathType = str | PathLike
+
+
+class ImageRejected(Exception):
+    """A file the archive refuses; ``code`` is one of the ingest error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Technical metadata of an image file (of its first page for width, height and mode)."""
+
+    format: str  # Pillow's name: "JPEG", "PNG", "TIFF" or "WEBP"
+    mime_type: str
+    width: int
+    height: int
+    mode: str  # Pillow mode of the first page as opened, e.g. "RGB", "I;16", "RGBA"
+    bit_depth: int  # bits per channel as stored in the file
+    page_count: int
+    has_alpha: bool
+
+    @property
+    def extension(self) -> str:
+        return FORMATS[self.format][1]
+
+
+# --- Digest -------------------------------------------------------------------------------------
+
+
+def sha256_stream(
+    fileobj: BinaryIO,
+    chunk: int = CHUNK_SIZE,
+    *,
+    sink: BinaryIO | None = None,
+    max_bytes: int | None = None,
+) -> tuple[str, int]:
+    """SHA-256 (hex) and length of what ``fileobj`` yields from its current position.
+
+    Reads ``chunk`` bytes at a time, so the file is never held in memory. With ``sink``, every
+    chunk is also written there (one pass to copy and hash). With ``max_bytes``, raises
+    ``ImageRejected("file_too_large")`` as soon as more than that many bytes have been read.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    while True:
+        block = fileobj.read(chunk)
+        if not block:
+            break
+        size += len(block)
+        if max_bytes is not None and size > max_bytes:
+            raise ImageRejected("file_too_large", f"The file is larger than the limit of {max_bytes} bytes.")
+        digest.update(block)
+        if sink is not None:
+            sink.write(block)
+    return digest.hexdigest(), size
+
+
+# --- Inspection -----------------------------------------------------------------------------------
+
+
+def _sniff(head: bytes) -> str | None:
+    """The archive format a file's first bytes announce, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _png_header(head: bytes) -> tuple[int, int, int, int]:
+    """Width, height, bit depth and colour type from a PNG's IHDR chunk (bytes 8 to 33)."""
+    if len(head) < 33 or head[12:16] != b"IHDR":
+        raise ImageRejected("corrupt_image", "The PNG file has no valid header (IHDR chunk).")
+    width, height, bit_depth, colour_type = struct.unpack(">IIBB", head[16:26])
+    return width, height, bit_depth, colour_type
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected("corrupt_image", f"The image header gives an invalid size {width}x{height}.")
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} "
+            "(refused before decoding, as a possible decompression bomb).",
+        )
+
+
+def _stored_bit_depth(im: Image.Image, fmt: str, png_depth: int | None, png_colour_type: int | None) -> int:
+    if fmt == "PNG" and png_depth is not None:
+        # A palette's entries are 8-bit whatever the width of the indices.
+        return 8 if png_colour_type == 3 else png_depth
+    if fmt == "TIFF":
+        bits = im.tag_v2.get(_TIFF_BITS_PER_SAMPLE, 1)  # TIFF's default is 1 (bilevel)
+        if isinstance(bits, tuple):
+            return max(int(b) for b in bits) if bits else 1
+        return int(bits)
+    if fmt == "JPEG":
+        return int(getattr(im, "bits", 8))
+    return 8  # WebP is always 8 bits per channel
+
+
+def _unsupported_message(path: PathType) -> ImageRejected | None:
+    """An ``unsupported_format`` refusal if Pillow knows the file as another format."""
+    try:
+        with Image.open(path) as other:
+            name = other.format or "this"
+    except Image.DecompressionBombError:
+        name = "this"
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        return None
+    accepted = ", ".join(sorted(FORMATS))
+    return ImageRejected("unsupported_format", f"{name} images are not accepted; the archive takes {accepted}.")
+
+
+def inspect_image(path: PathType, *, max_pixels: int) -> ImageInfo:
+    """Technical metadata of the image at ``path``, read from its headers only.
+
+    Raises ``ImageRejected`` with code ``empty_file``, ``not_an_image``, ``unsupported_format``,
+    ``corrupt_image`` (an unreadable header) or ``too_many_pixels`` (width x height of the
+    first page over ``max_pixels``, checked before any pixel is decoded).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head:
+        raise ImageRejected("empty_file", "The file is empty.")
+    fmt = _sniff(head)
+    if fmt is None:
+        raise _unsupported_message(path) or ImageRejected("not_an_image", "The file is not an image.")
+
+    png_depth = png_colour_type = None
+    if fmt == "PNG":
+        # Checked from the raw header, so a PNG claiming billions of pixels never reaches Pillow.
+        width, height, png_depth, png_colour_type = _png_header(head)
+        _check_pixels(width, height, max_pixels)
+
+    try:
+        with Image.open(path, formats=[fmt]) as im:
+            _check_pixels(im.width, im.height, max_pixels)
+            bit_depth = _stored_bit_depth(im, fmt, png_depth, png_colour_type)
+            page_count = int(getattr(im, "n_frames", 1))
+            has_alpha = im.mode in _ALPHA_MODES or "transparency" in im.info
+            info = ImageInfo(
+                format=fmt,
+                mime_type=FORMATS[fmt][0],
+                width=im.width,
+                height=im.height,
+                mode=im.mode,
+                bit_depth=bit_depth,
+                page_count=page_count,
+                has_alpha=has_alpha,
+            )
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", f"The image has too many pixels: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected("corrupt_image", f"The file looks like {fmt} but cannot be read.") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageRejected("corrupt_image", f"The {fmt} file is corrupt: {exc}") from exc
+
+    if info.bit_depth not in ACCEPTED_BIT_DEPTHS:
+        raise ImageRejected(
+            "unsupported_format", f"{info.bit_depth}-bit {fmt} images are not accepted (1 to 16 bits per channel)."
+        )
+    return info
+
+
+# --- Display images -------------------------------------------------------------------------------
+
+
+def _fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """``size`` scaled down (never up) so that its longer side is at most ``long_side``."""
+    width, height = size
+    if max(width, height) <= long_side:
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _reduce_16bit_grey(im: Image.Image, factor: int, bits: int, band_blocks: int = 64) -> Image.Image:
+    """An "I;16"-family image averaged over ``factor`` x ``factor`` blocks, as 8-bit "L".
+
+    Pillow neither reduces these modes nor converts them to "L" without clipping at 255, so the
+    averaging is done with numpy, a band of rows at a time (no full-size copy).
+    """
+    width, height = im.size
+    out_w, out_h = -(-width // factor), -(-height // factor)
+    out = np.empty((out_h, out_w), dtype=np.uint8)
+    shift = max(bits - 8, 0)
+    band = factor * band_blocks
+    for top in range(0, height, band):
+        rows = np.asarray(im.crop((0, top, width, min(top + band, height))), dtype=np.float32)
+        pad_h, pad_w = (-rows.shape[0]) % factor, (-width) % factor
+        if pad_h or pad_w:
+            rows = np.pad(rows, ((0, pad_h), (0, pad_w)), mode="edge")
+        blocks = rows.reshape(rows.shape[0] // factor, factor, rows.shape[1] // factor, factor).mean(axis=(1, 3))
+        first = top // factor
+        out[first : first + blocks.shape[0]] = np.clip(blocks / (1 << shift), 0, 255).astype(np.uint8)
+    return Image.fromarray(out, mode="L")
+
+
+def _shrink(im: Image.Image, target: tuple[int, int], bits: int) -> Image.Image:
+    """``im`` (loaded) brought near ``target`` by integer box reduction, in a mode Pillow can resize.
+
+    The result keeps at least twice the target size where it can, so the final Lanczos resize
+    still has detail to work with. Modes without ``reduce`` support are converted first.
+    """
+    factor = max(1, int(min(im.width / (2 * target[0]), im.height / (2 * target[1]))))
+    if im.mode.startswith("I;16"):
+        return _reduce_16bit_grey(im, factor, bits)
+    if im.mode == "1":
+        im = im.convert("L")
+    elif im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode == "PA":
+        im = im.convert("RGBA")
+    elif im.mode == "I" and bits > 8:
+        # 16-bit data opened as 32-bit integers: reduce first, then scale to 8 bits.
+        small = im.reduce(factor) if factor > 1 else im
+        return small.point(lambda v: v * (1.0 / (1 << (bits - 8)))).convert("L")
+    return im.reduce(factor) if factor > 1 else im
+
+
+def _profile_space(icc: bytes | None) -> str | None:
+    """The colour space an ICC profile describes ("RGB", "GRAY", "CMYK", ...), None if unreadable."""
+    if not icc:
+        return None
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError, ValueError, TypeError):
+        return None
+
+
+def _srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _flatten(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """``im`` as "RGB" or "L" for JPEG (alpha composited over white) and the profile to embed.
+
+    An RGB or grey profile is kept as it is, with the pixels it describes. Other colour spaces
+    (CMYK, Lab) are converted to sRGB through their profile when they have one.
+    """
+    space = _profile_space(icc)
+    if im.mode in ("RGBA", "RGBa", "LA", "La"):
+        base = "RGB" if im.mode.startswith("RGB") else "L"
+        background = Image.new(base, im.size, 255 if base == "L" else (255, 255, 255))
+        background.paste(im.convert(base), mask=im.getchannel("A"))
+        im = background
+    elif im.mode not in ("RGB", "L"):
+        if space not in (None, "RGB", "GRAY"):
+            try:
+                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                converted = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+                return converted, _srgb_profile()
+            except (ImageCms.PyCMSError, OSError, ValueError):
+                pass
+        try:
+            im = im.convert("RGB")
+        except ValueError as exc:
+            raise ImageRejected("unsupported_format", f"Images in mode {im.mode} cannot be displayed.") from exc
+        return im, (icc if space == "RGB" else None)
+
+    if space == "RGB":
+        return (im if im.mode == "RGB" else im.convert("RGB")), icc
+    if space == "GRAY":
+        return (im, icc) if im.mode == "L" else (im, None)  # a grey profile cannot describe RGB pixels
+    return im, None  # no profile, or one that cannot be read
+
+
+def _jpeg(im: Image.Image, icc: bytes | None, quality: int) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality, optimize=True, icc_profile=icc)
+    return buf.getvalue()
+
+
+def make_display_images(path: PathType, *, thumb_size: int, access_size: int, quality: int) -> tuple[bytes, bytes]:
+    """(thumbnail JPEG, access JPEG) for the first page of the image at ``path``.
+
+    The access image's longer side is ``access_size`` (the thumbnail's ``thumb_size``), never
+    enlarged; the EXIF orientation is applied and the ICC profile embedded. 16-bit data is
+    scaled to 8 bits (not clipped) and transparency is composited over white. Raises
+    ``ImageRejected("corrupt_image")`` when the pixels cannot be decoded (e.g. a truncated file).
+    """
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile")
+            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+            fmt = im.format
+            bits = _stored_bit_depth(im, fmt, None, None) if fmt in ("TIFF", "JPEG") else 8
+            if fmt == "PNG" and im.mode.startswith("I"):
+                bits = 16
+            access_size_px = _fit(im.size, access_size)
+            if fmt == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale when that still covers the access size.
+                im.draft(im.mode, access_size_px)
+            im.load()
+            small = _shrink(im, access_size_px, bits)
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", f"The image has too many pixels: {exc}") from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        raise ImageRejected("corrupt_image", f"The image cannot be decoded: {exc}") from exc
+
+    small, icc_out = _flatten(small, icc)
+    access = small if small.size == access_size_px else small.resize(access_size_px, Image.Resampling.LANCZOS)
+    if orientation in _ORIENTATION_TRANSPOSE:
+        access = access.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    thumbnail = access.copy()
+    thumbnail.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS)
+    return _jpeg(thumbnail, icc_out, quality), _jpeg(access, icc_out, quality)
