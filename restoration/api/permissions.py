@@ -1,0 +1,42 @@
+"""Who may do what through the API.
+
+Reads are open (what is visible is decided by the querysets: ``Item.objects.visible_to``);
+writes need Django model permissions, which the "Curators" group holds. Staff status alone
+grants nothing here.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import DjangoModelPermissionsOrAnonReadOnly
+
+
+class CuratorWritePermissions(DjangoModelPermissionsOrAnonReadOnly):
+    """Anyone may read; POST needs ``add_<model>``, PUT/PATCH ``change_<model>``.
+
+    Anonymous writes get 401 (the token scheme is announced in ``WWW-Authenticate``);
+    authenticated users without the permission get 403.
+    """
+
+    perms_map = {
+        "GET": [],
+        "OPTIONS": [],
+        "HEAD": [],
+        "POST": ["%(app_label)s.add_%(model_name)s"],
+        "PUT": ["%(app_label)s.change_%(model_name)s"],
+        "PATCH": ["%(app_label)s.change_%(model_name)s"],
+        "DELETE": ["%(app_label)s.delete_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view) -> bool:
+        if request.method not in view.allowed_methods:
+            return True  # nothing would run: let the view answer 405 rather than 403
+        return super().has_permission(request, view)
+
+
+class ItemWritePermissions(CuratorWritePermissions):
+    """Creating an item is an ingest: it also needs ``restoration.ingest_item``."""
+
+    perms_map = {
+        **CuratorWritePermissions.perms_map,
+        "POST": ["%(app_label)s.add_%(model_name)s", "%(app_label)s.ingest_%(model_name)s"],
+    }
