@@ -1,3 +1,17 @@
-from django.urls import path
+"""The API's routes, mounted at /api/ (the schema and Swagger UI are in archive_site.urls)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("collections", views.CollectionViewSet, basename="collection")
+router.register("items", views.ItemViewSet, basename="item")
+router.register("versions", views.VersionViewSet, basename="version")
+
+urlpatterns = [
+    path("token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+]
