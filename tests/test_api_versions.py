@@ -66,12 +66,16 @@ def test_file_download_streams_the_stored_bytes(reader_client, ingest_item):
     assert 'filename="harbour.png"' in response["Content-Disposition"]
 
 
-def test_file_download_ignores_the_accept_header(reader_client, ingest_item):
+@pytest.mark.parametrize("accept", ["image/png", "text/html,application/xhtml+xml,*/*;q=0.8"])
+def test_file_download_answers_any_accept_header(reader_client, ingest_item, accept):
     version = ingest_item("DL-2")
 
-    response = reader_client.get(f"/api/versions/{version.pk}/file/", HTTP_ACCEPT="image/png")
+    response = reader_client.get(f"/api/versions/{version.pk}/file/", HTTP_ACCEPT=accept)
+    missing = reader_client.get("/api/versions/987654/file/", HTTP_ACCEPT=accept)
 
     assert response.status_code == 200
+    assert missing.status_code == 404
+    assert missing.json() == {"code": "not_found", "detail": "Not found."}
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -284,7 +285,8 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return queryset
 
     def perform_content_negotiation(self, request: Request, force: bool = False):
-        # A download is asked for with any Accept header; its errors still answer JSON.
+        # A download answers any Accept header (a browser's included); its errors answer JSON
+        # (the download actions have only the JSON renderer).
         return super().perform_content_negotiation(request, force=force or self.action in self._downloads)
 
     def _stream(self, request: Request, version: Version, field: str, etag_source: str, content_type: str, name: str):
@@ -324,7 +326,7 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         parameters=[IF_NONE_MATCH],
         responses=FILE_RESPONSES,
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def file(self, request: Request, pk: str | None = None):
         version = self.get_object()
         _, ext = os.path.splitext(version.file.name)
@@ -341,11 +343,11 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return self._stream(request, version, field, etag_source, "image/jpeg", name)
 
     @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def thumbnail(self, request: Request, pk: str | None = None):
         return self._display(request, "thumbnail")
 
     @extend_schema(summary="Download the access (display) JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def access(self, request: Request, pk: str | None = None):
         return self._display(request, "access_file")
