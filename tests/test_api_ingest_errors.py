@@ -106,6 +106,22 @@ def test_file_over_the_size_limit_is_refused(curator_client, archive_state, sett
     assert archive_state() == before  # no row, event, agent, stored or temporary file
 
 
+def test_oversized_request_is_refused_before_its_body_is_read(curator_client, archive_state, settings):
+    settings.ARCHIVE_MAX_UPLOAD_BYTES = 1_000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    before = archive_state()
+
+    # The body is never parsed: a request announcing too many bytes is refused from its headers.
+    response = curator_client.post(
+        "/api/items/", data=b"x" * 10, content_type="multipart/form-data; boundary=b", CONTENT_LENGTH="5000"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "file_too_large"
+    assert response.json()["errors"]["file"]
+    assert archive_state() == before
+
+
 def test_pixel_limit_comes_from_settings(curator_client, archive_state, settings):
     settings.ARCHIVE_MAX_IMAGE_PIXELS = 100
     before = archive_state()

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
@@ -147,6 +148,7 @@ class ItemViewSet(
         },
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
+        _refuse_oversized_body(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -205,6 +207,22 @@ class ItemViewSet(
         page = self.paginate_queryset(queryset)
         data = ProvenanceEventSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+
+def _refuse_oversized_body(request: Request) -> None:
+    """Refuses, before the body is read, a request announcing more bytes than any accepted upload.
+
+    The service checks the file's real size too (a chunked request announces none); this only
+    spares receiving gigabytes to refuse them afterwards. The allowance covers the form's other
+    fields and multipart framing.
+    """
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    limit = settings.ARCHIVE_MAX_UPLOAD_BYTES
+    if announced > limit + settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        raise InputError("file", f"The file is larger than the limit of {limit} bytes.", code="file_too_large")
 
 
 def _ingest_error_response(err: services.IngestError) -> Exception:
