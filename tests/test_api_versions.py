@@ -199,6 +199,12 @@ def test_content_disposition_is_safe_for_hostile_names(name):
         assert unquote(header.split("filename*=UTF-8''", 1)[1]) == safe
 
 
+def test_ascii_fallback_keeps_letters_and_marks_the_rest():
+    assert content_disposition("Café Straße.png") == (
+        "attachment; filename=\"Cafe Stra_e.png\"; filename*=UTF-8''Caf%C3%A9%20Stra%C3%9Fe.png"
+    )
+
+
 def test_safe_download_name_keeps_ordinary_names():
     assert safe_download_name("print 17 (recto).tif", "x") == "print 17 (recto).tif"
     assert content_disposition("print 17 (recto).tif") == 'attachment; filename="print 17 (recto).tif"'

@@ -260,7 +260,9 @@ def safe_download_name(name: str, fallback: str) -> str:
 
 def content_disposition(name: str) -> str:
     """``attachment`` with an ASCII ``filename`` and, for other names, RFC 6266 ``filename*``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    # Accents fall off their letters ("é" -> "e"); other non-ASCII characters become "_".
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_name = "".join(c if c.isascii() else "_" for c in decomposed if unicodedata.category(c) != "Mn")
     ascii_name = _NON_TOKEN_ASCII.sub("_", ascii_name).strip(" .") or "download"
     header = f'attachment; filename="{ascii_name}"'
     if ascii_name != name:
