@@ -1,16 +1,445 @@
-"""Generators and discriminators (stub: signatures of docs/dev/contracts.md)."""
+"""Generators and discriminators, assembled from small named blocks.
+
+Every generator maps x (B, in_ch, H, W) float in [0, 1] to y (B, out_ch, H*scale, W*scale) in
+[0, 1] and exposes:
+
+- ``config``: the JSON-able keyword arguments that rebuild it (checkpoints store them);
+- ``scale``: output / input size ratio;
+- ``receptive_radius``: input pixels of context each output pixel depends on, computed from the
+  architecture by :class:`Reach` (tiling uses it as the overlap, so a tiled run equals an
+  untiled one);
+- ``size_multiple``: H and W must be multiples of it (tiling pads by reflection).
+
+Design choices shared by the generators, for speed on CPU (oneDNN) and GPU alike: plain 3x3
+convolutions with channel counts that are multiples of 16, LeakyReLU in place, no normalisation
+layers (nothing to fold, no per-pixel statistics to stream through memory), additive skips
+instead of concatenation (no copy, no wider convolution), and upsampling by pixel shuffle.
+Everything works in channels_last.
+
+Global skip rather than a sigmoid head: a restored photograph is mostly its input, so the net
+only predicts the correction, ``y = clamp(x + r, 0, 1)``. At initialisation (tail scaled down)
+it is almost the identity, it never has to re-synthesise clean regions, and exact blacks and
+whites stay reachable, where a sigmoid squeezes them into vanishing gradients. The clamp passes
+gradients straight through while training (see :func:`clamp_unit`) so that an overshoot is still
+corrected by the loss. ``head="sigmoid"`` stays available for tasks without a useful identity.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+from dataclasses import dataclass
 
-GENERATORS: dict[str, type[nn.Module]] = {}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {}
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+__all__ = [
+    "Reach", "ConvBlock", "ResidualBlock", "Downsample", "Upsample", "UNet", "SRVGG", "PatchGAN",
+    "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "clamp_unit",
+    "count_parameters", "arch_name", "make_activation", "upsample_add",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Receptive field bookkeeping
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reach:
+    """Which input pixels a feature pixel depends on.
+
+    A pixel at index i of a feature map whose grid spacing is ``step`` input pixels depends on
+    input pixels ``step*i - before`` .. ``step*i + after``. Blocks update it with :meth:`conv`
+    and :meth:`up`; paths that are added together are combined with :meth:`merge`.
+    """
+
+    before: int = 0
+    after: int = 0
+    step: int = 1
+
+    def conv(self, kernel: int, stride: int = 1) -> "Reach":
+        """A 'same'-padded conv (padding (k-1)//2): output i reads grid pixels stride*i +- pad."""
+        pad = (kernel - 1) // 2
+        return Reach(self.before + pad * self.step, self.after + pad * self.step, self.step * stride)
+
+    def up(self, factor: int) -> "Reach":
+        """Nearest / pixel-shuffle upsampling: fine pixel i reads coarse pixel floor(i/factor).
+
+        Back on the input grid that coarse pixel sits up to step - step/factor pixels before i.
+        """
+        if self.step % factor:
+            raise ValueError(f"cannot upsample a grid of step {self.step} by {factor}")
+        fine = self.step // factor
+        return Reach(self.before + self.step - fine, self.after, fine)
+
+    def merge(self, other: "Reach") -> "Reach":
+        if self.step != other.step:
+            raise ValueError(f"merging grids of steps {self.step} and {other.step}")
+        return Reach(max(self.before, other.before), max(self.after, other.after), self.step)
+
+    @property
+    def radius(self) -> int:
+        return max(self.before, self.after)
+
+
+# --------------------------------------------------------------------------------------------
+# Blocks
+# --------------------------------------------------------------------------------------------
+
+def make_activation(kind: str, channels: int) -> nn.Module:
+    """"lrelu" (0.2, in place), "relu" (in place), "prelu" (per channel) or "none"."""
+    if kind == "lrelu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "prelu":
+        return nn.PReLU(channels, init=0.2)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown activation {kind!r}; expected lrelu, relu, prelu or none")
+
+
+class ConvBlock(nn.Module):
+    """Conv (same padding) followed by an activation: (B, in, H, W) -> (B, out, H/s, W/s)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, act: str = "lrelu"):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=(kernel - 1) // 2)
+        self.act = make_activation(act, out_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+    def reach(self, r: Reach) -> Reach:
+        return r.conv(self.kernel, self.stride)
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(act(conv(x))), EDSR style (no normalisation, no activation after the sum)."""
+
+    def __init__(self, channels: int, act: str = "lrelu"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = make_activation(act, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.act(self.conv1(x)))  # (B, C, H, W)
+        # In place: conv2's backward needs its input and weight, not its output.
+        return out.add_(x)
+
+    def reach(self, r: Reach) -> Reach:
+        return r.conv(3).conv(3)
+
+
+class Downsample(ConvBlock):
+    """Strided 3x3 conv + activation: (B, in, H, W) -> (B, out, H/2, W/2)."""
+
+    def __init__(self, in_ch: int, out_ch: int, act: str = "lrelu"):
+        super().__init__(in_ch, out_ch, kernel=3, stride=2, act=act)
+
+
+class Upsample(nn.Module):
+    """Sub-pixel convolution: conv to out*f^2 channels at low resolution, then pixel shuffle.
+
+    (B, in, H, W) -> (B, out, H*f, W*f). A 1x1 kernel makes it the cheap equivalent of a 2x2
+    stride-2 transposed conv (no overlap, so no checkerboard); a 3x3 kernel gives the ESPCN /
+    SRVGG upsampler.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, factor: int = 2, kernel: int = 1, act: str = "none"):
+        super().__init__()
+        self.kernel, self.factor = kernel, factor
+        self.conv = nn.Conv2d(in_ch, out_ch * factor * factor, kernel, padding=(kernel - 1) // 2)
+        self.shuffle = nn.PixelShuffle(factor)
+        self.act = make_activation(act, out_ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.shuffle(self.conv(x)))
+
+    def reach(self, r: Reach) -> Reach:
+        return r.conv(self.kernel).up(self.factor)
+
+
+def upsample_add(coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """nearest_upsample_x2(coarse) + skip in one pass over memory, no upsampled copy.
+
+    coarse (B, C, H/2, W/2), skip (B, C, H, W) -> (B, C, H, W), in skip's memory format. The
+    full-resolution tensors of a U-Net are the expensive ones to stream on a CPU, so the
+    upsampling is a broadcast inside the addition instead of a tensor of its own.
+    """
+    b, c, h, w = skip.shape
+    if coarse.shape != (b, c, h // 2, w // 2) or h % 2 or w % 2:
+        raise ValueError(f"upsample_add: coarse {tuple(coarse.shape)} does not match skip {tuple(skip.shape)}")
+    if skip.is_contiguous(memory_format=torch.channels_last) and not skip.is_contiguous():
+        s = skip.permute(0, 2, 3, 1).reshape(b, h // 2, 2, w // 2, 2, c)  # views, NHWC order
+        k = coarse.permute(0, 2, 3, 1).reshape(b, h // 2, 1, w // 2, 1, c)
+        return (s + k).reshape(b, h, w, c).permute(0, 3, 1, 2)  # (B, C, H, W) channels_last
+    s = skip.reshape(b, c, h // 2, 2, w // 2, 2)
+    k = coarse.reshape(b, c, h // 2, 1, w // 2, 1)
+    return (s + k).reshape(b, c, h, w)
+
+
+def clamp_unit(y: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1]; while autograd records, the gradient passes straight through.
+
+    A plain clamp has zero gradient outside [0, 1], so a prediction of 1.05 for a target of 0.98
+    would never be pulled back; the straight-through form shows the loss the clamped value and
+    still corrects the overshoot. Under inference it is a plain clamp.
+    """
+    if torch.is_grad_enabled() and y.requires_grad:
+        return y + (y.clamp(0.0, 1.0) - y).detach()
+    return y.clamp_(0.0, 1.0)
+
+
+def _init_convs(module: nn.Module, act: str) -> None:
+    """Kaiming init suited to the activation; biases zero."""
+    slope = 0.2 if act in ("lrelu", "prelu") else 0.0
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, a=slope, nonlinearity="leaky_relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _scale_residual_branches(module: nn.Module, factor: float = 0.1) -> None:
+    """Start residual blocks close to the identity (ESRGAN's 0.1 init): stable without norms."""
+    for m in module.modules():
+        if isinstance(m, ResidualBlock):
+            m.conv2.weight.data.mul_(factor)
+
+
+# --------------------------------------------------------------------------------------------
+# Generators
+# --------------------------------------------------------------------------------------------
+
+class UNet(nn.Module):
+    """Residual U-Net for image-to-image restoration (scale 1).
+
+    Widths ``base * mults[l]`` at resolution 1/2^l; ``len(mults) - 1`` downsamplings (3 by
+    default, so ``size_multiple`` = 8). The encoder has ``enc_blocks[l]`` residual blocks at
+    level l before downsampling, the bottleneck ``mid_blocks``, the decoder ``dec_blocks[l]``
+    after adding the skip of level l. Full-resolution work is kept small (the head conv, one
+    decoder block, the tail) because convolutions with few channels over many pixels are the
+    least efficient ones; most FLOPs sit at 1/2 and 1/4 resolution with 64-128 channels.
+    Upsampling is resize-convolution: a 1x1 conv at the coarse level, then nearest x2 fused
+    into the addition of the skip (:func:`upsample_add`), free of checkerboard artefacts and
+    a quarter of the cost of a sub-pixel conv.
+
+    ``head="residual"``: y = clamp(x + tail, 0, 1) (x broadcast when in_ch = 1 and out_ch = 3,
+    which is what colourisation needs); ``head="sigmoid"``: y = sigmoid(tail).
+    """
+
+    arch = "unet"
+
+    def __init__(self, *, in_ch: int = 3, out_ch: int = 3, base: int = 32, mults=(1, 2, 4, 4),
+                 enc_blocks=(0, 1, 1), mid_blocks: int = 2, dec_blocks=(1, 1, 1), act: str = "lrelu",
+                 head: str = "residual"):
+        super().__init__()
+        mults, enc_blocks, dec_blocks = list(mults), list(enc_blocks), list(dec_blocks)
+        levels = len(mults) - 1
+        if levels < 1 or len(enc_blocks) != levels or len(dec_blocks) != levels:
+            raise ValueError(f"need len(enc_blocks) == len(dec_blocks) == len(mults) - 1 >= 1, got "
+                             f"mults={mults}, enc_blocks={enc_blocks}, dec_blocks={dec_blocks}")
+        if head not in ("residual", "sigmoid"):
+            raise ValueError(f"head must be 'residual' or 'sigmoid', not {head!r}")
+        if head == "residual" and not (in_ch == out_ch or in_ch == 1):
+            raise ValueError(f"a residual head needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
+        self.config = dict(in_ch=in_ch, out_ch=out_ch, base=base, mults=mults, enc_blocks=enc_blocks,
+                           mid_blocks=mid_blocks, dec_blocks=dec_blocks, act=act, head=head)
+        self.scale = 1
+        self.size_multiple = 2 ** levels
+        ch = [base * m for m in mults]
+
+        self.head = ConvBlock(in_ch, ch[0], act=act)
+        self.encoders = nn.ModuleList(
+            nn.Sequential(*[ResidualBlock(ch[lv], act) for _ in range(enc_blocks[lv])]) for lv in range(levels))
+        self.downs = nn.ModuleList(Downsample(ch[lv], ch[lv + 1], act) for lv in range(levels))
+        self.mid = nn.Sequential(*[ResidualBlock(ch[levels], act) for _ in range(mid_blocks)])
+        self.reduce = nn.ModuleList(nn.Conv2d(ch[lv + 1], ch[lv], 1) for lv in range(levels))
+        self.decoders = nn.ModuleList(
+            nn.Sequential(*[ResidualBlock(ch[lv], act) for _ in range(dec_blocks[lv])]) for lv in range(levels))
+        self.tail = nn.Conv2d(ch[0], out_ch, 3, padding=1)
+
+        _init_convs(self, act)
+        _scale_residual_branches(self)
+        self.tail.weight.data.mul_(0.1)  # start near the identity (residual head)
+        self.receptive_radius = self._reach().radius
+
+    def _reach(self) -> Reach:
+        """Receptive field along the longest path (mirrors forward)."""
+        r = self.head.reach(Reach())
+        skips = []
+        for enc, down in zip(self.encoders, self.downs):
+            for block in enc:
+                r = block.reach(r)
+            skips.append(r)
+            r = down.reach(r)
+        for block in self.mid:
+            r = block.reach(r)
+        for lv in reversed(range(len(self.reduce))):
+            r = r.conv(1).up(2).merge(skips[lv])
+            for block in self.decoders[lv]:
+                r = block.reach(r)
+        r = r.conv(3)
+        assert r.step == 1
+        return r
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, in_ch, H, W), H and W multiples of size_multiple
+        h = self.head(x)  # (B, c0, H, W)
+        skips = []
+        for enc, down in zip(self.encoders, self.downs):
+            h = enc(h)  # (B, c_l, H/2^l, W/2^l)
+            skips.append(h)
+            h = down(h)  # (B, c_{l+1}, H/2^(l+1), W/2^(l+1))
+        h = self.mid(h)  # (B, c_L, H/2^L, W/2^L)
+        for lv in reversed(range(len(self.reduce))):
+            h = self.reduce[lv](h)  # (B, c_l, H/2^(l+1), W/2^(l+1))
+            h = upsample_add(h, skips[lv])  # (B, c_l, H/2^l, W/2^l)
+            h = self.decoders[lv](h)
+        r = self.tail(h)  # (B, out_ch, H, W)
+        if self.config["head"] == "sigmoid":
+            return torch.sigmoid(r)
+        return clamp_unit(r.add_(x) if r.shape[1] == x.shape[1] else r + x)  # x broadcast when 1 channel
+
+
+class SRVGG(nn.Module):
+    """SRVGGNetCompact-style super-resolution net (Real-ESRGAN's compact model).
+
+    All convolutions run at low resolution: conv_first + ``num_conv`` 3x3 convs of ``num_feat``
+    channels with activations, a last conv to out_ch*scale^2 channels, pixel shuffle to scale,
+    plus the input upsampled by ``upsample`` ("nearest" as in Real-ESRGAN, or "bilinear"):
+    (B, in_ch, H, W) -> (B, out_ch, H*scale, W*scale). LeakyReLU by default because it runs in
+    place (the original uses PReLU, available as ``act="prelu"``).
+    """
+
+    arch = "srvgg"
+
+    def __init__(self, *, in_ch: int = 3, out_ch: int = 3, scale: int = 4, num_feat: int = 64,
+                 num_conv: int = 16, act: str = "lrelu", upsample: str = "nearest"):
+        super().__init__()
+        if scale not in (1, 2, 3, 4, 8):
+            raise ValueError(f"scale must be 1, 2, 3, 4 or 8, not {scale}")
+        if upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be 'nearest' or 'bilinear', not {upsample!r}")
+        if not (in_ch == out_ch or in_ch == 1):
+            raise ValueError(f"the input skip needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
+        self.config = dict(in_ch=in_ch, out_ch=out_ch, scale=scale, num_feat=num_feat, num_conv=num_conv,
+                           act=act, upsample=upsample)
+        self.scale = scale
+        self.size_multiple = 1
+        self.body = nn.Sequential(
+            ConvBlock(in_ch, num_feat, act=act),
+            *[ConvBlock(num_feat, num_feat, act=act) for _ in range(num_conv)],
+        )
+        self.upsampler = Upsample(num_feat, out_ch, scale, kernel=3)
+        _init_convs(self, act)
+        self.upsampler.conv.weight.data.mul_(0.1)
+
+        r = Reach()
+        for block in self.body:
+            r = block.reach(r)
+        # The pixel shuffle maps each low-resolution pixel to its own scale x scale block, so in
+        # input pixels the radius is that of the convs; bilinear reads one neighbour more.
+        self.receptive_radius = max(r.conv(3).radius, 1 if upsample == "bilinear" else 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, in_ch, H, W)
+        r = self.upsampler(self.body(x))  # (B, out_ch, H*s, W*s)
+        if self.scale == 1:
+            base = x
+        elif self.config["upsample"] == "nearest":
+            base = F.interpolate(x, scale_factor=self.scale, mode="nearest")
+        else:
+            base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return clamp_unit(r.add_(base) if r.shape[1] == base.shape[1] else r + base)
+
+
+# --------------------------------------------------------------------------------------------
+# Discriminator
+# --------------------------------------------------------------------------------------------
+
+class PatchGAN(nn.Module):
+    """Conditional PatchGAN (pix2pix 70x70 with n_layers=3), spectral norm instead of norms.
+
+    ``forward(condition, image)``: condition (B, cond_ch, h, w) is resized (bilinear) to the
+    image (B, img_ch, H, W) when the sizes differ (super-resolution), the two are concatenated
+    and scored: logits (B, 1, H/8 - 2, W/8 - 2) for n_layers=3, one per 70x70 patch.
+    ``features()`` returns the activation after every hidden layer, for feature matching.
+    """
+
+    arch = "patchgan"
+
+    def __init__(self, *, cond_ch: int = 3, img_ch: int = 3, ndf: int = 64, n_layers: int = 3,
+                 use_spectral_norm: bool = True):
+        super().__init__()
+        self.config = dict(cond_ch=cond_ch, img_ch=img_ch, ndf=ndf, n_layers=n_layers,
+                           use_spectral_norm=use_spectral_norm)
+        sn = spectral_norm if use_spectral_norm else (lambda m: m)
+        widths = [cond_ch + img_ch] + [ndf * min(2 ** i, 8) for i in range(n_layers + 1)]
+        layers = []
+        for i in range(n_layers + 1):
+            stride = 2 if i < n_layers else 1  # the last hidden layer keeps the resolution
+            layers.append(nn.Sequential(
+                sn(nn.Conv2d(widths[i], widths[i + 1], 4, stride=stride, padding=1)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ))
+        self.layers = nn.ModuleList(layers)
+        self.classifier = sn(nn.Conv2d(widths[-1], 1, 4, stride=1, padding=1))
+
+    def _join(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        if condition.shape[-2:] != image.shape[-2:]:
+            condition = F.interpolate(condition, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.cat([condition, image], dim=1)  # (B, cond_ch + img_ch, H, W)
+
+    def forward_features(self, condition: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(logits (B, 1, h, w), hidden activations) in one pass, for the training step."""
+        h = self._join(condition, image)
+        feats = []
+        for layer in self.layers:
+            h = layer(h)  # (B, ndf*2^i, H/2^(i+1), W/2^(i+1)), the last one at stride 1
+            feats.append(h)
+        return self.classifier(h), feats
+
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(condition, image)[0]
+
+    def features(self, condition: torch.Tensor, image: torch.Tensor) -> list[torch.Tensor]:
+        return self.forward_features(condition, image)[1]
+
+
+GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {"patchgan": PatchGAN}
+
+
+def _build(table: dict[str, type[nn.Module]], kind: str, name: str, config: dict) -> nn.Module:
+    try:
+        cls = table[name]
+    except KeyError:
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}") from None
+    return cls(**config)
 
 
 def build_generator(name: str, **config) -> nn.Module:
-    raise NotImplementedError
+    """GENERATORS[name](**config); ValueError for an unknown name."""
+    return _build(GENERATORS, "generator", name, config)
 
 
 def build_discriminator(name: str, **config) -> nn.Module:
-    raise NotImplementedError
+    """DISCRIMINATORS[name](**config); ValueError for an unknown name."""
+    return _build(DISCRIMINATORS, "discriminator", name, config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def arch_name(model: nn.Module) -> str:
+    """The registry name of a model built from GENERATORS or DISCRIMINATORS."""
+    name = getattr(model, "arch", None)
+    if name in GENERATORS or name in DISCRIMINATORS:
+        return name
+    raise ValueError(f"{type(model).__name__} is not a gan_engine architecture")
+
