@@ -99,7 +99,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
                          resume=args.resume, init=args.init, device=args.device,
                          progress=not args.no_progress,
-                         command="python -m gan_engine " + shlex.join(sys.argv[1:]), **overrides)
+                         command="python -m gan_engine " + shlex.join(args.argv), **overrides)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(Path(args.out) / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -231,8 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    args.argv = argv
+    # Training reports its progress in the log; the other commands stay quiet unless -v.
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "train" else logging.WARNING
+    logging.basicConfig(level=level,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)

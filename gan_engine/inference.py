@@ -52,7 +52,7 @@ class Restorer:
         self.device = resolve_device(device)
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         model, card = checkpoints.load_checkpoint(self.weights, device="cpu")
-        self.model = model.to(self.device).eval()
+        self.model = tiling.prepare_for_inference(model, self.device)
         self.model.requires_grad_(False)
         self.card = card
         self.half = bool(half and self.device.type == "cuda")
@@ -110,9 +110,12 @@ class Restorer:
         so the context rows are copied before the strip above is written back.
         """
         h = rgb.shape[0]
-        radius = int(getattr(self.model, "receptive_radius", 32))
-        overlap = max(radius, 8)
-        strip = max(tile - 2 * overlap, overlap)
+        # Strips and context are whole multiples of the model's size_multiple, so every strip
+        # sees the same downsampling grid as one pass over the whole image would (exact result).
+        m = int(getattr(self.model, "size_multiple", 1))
+        overlap = -(-int(getattr(self.model, "receptive_radius", 32)) // m) * m
+        strip = max(tile - 2 * overlap, overlap, m)
+        strip = -(-strip // m) * m
         above = None  # original input rows just above the current strip
         for a in range(0, h, strip):
             b = min(h, a + strip)

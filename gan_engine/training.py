@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -33,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import gan_engine
 from gan_engine import checkpoints, data, losses, metrics, networks
 
 log = logging.getLogger(__name__)
@@ -61,7 +59,7 @@ class TrainConfig:
     generator: str = "unet"  # key of networks.GENERATORS
     generator_config: dict = field(default_factory=dict)  # keyword config of the generator
     discriminator: str = "patchgan"  # key of networks.DISCRIMINATORS
-    discriminator_config: dict = field(default_factory=dict)  # keyword config of the discriminator
+    discriminator_config: dict = field(default_factory=lambda: {"ndf": 32})  # D config; ndf 32: a quarter of pix2pix's cost
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or seeded random filters
     # --- optimisation ---
     steps: int = 3000  # total optimisation steps (the cosine schedule spans them)
@@ -151,6 +149,13 @@ def _validation_paths(config: TrainConfig) -> tuple[list[Path], int]:
     return paths, config.val_holdout
 
 
+def _logits_and_features(D: nn.Module, condition: torch.Tensor, image: torch.Tensor):
+    """(logits, hidden features) of the conditional D, in one pass when D offers it."""
+    if hasattr(D, "forward_features"):
+        return D.forward_features(condition, image)
+    return D(condition, image), D.features(condition, image)
+
+
 def _rng_state(np_rng: np.random.Generator) -> dict[str, Any]:
     return {"torch": torch.get_rng_state(), "numpy": np_rng.bit_generator.state}
 
@@ -160,15 +165,12 @@ def _set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
     np_rng.bit_generator.state = state["numpy"]
 
 
-def _card(config: TrainConfig, G: nn.Module, *, step: int, history: dict, val: dict | None,
+def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
           feature_net, elapsed_s: float, best_step: int | None) -> dict:
     """The model card: how to rebuild the generator and how it was made."""
     cfg = asdict(config)
     return {
         "task": "restore",
-        "architecture": config.generator,
-        "config": dict(getattr(G, "config", {})),
-        "gan_engine_version": gan_engine.__version__,
         "torch_version": torch.__version__,
         "trained_on": {
             "folders": [str(Path(d).resolve()) for d in config.data],
@@ -264,7 +266,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         state_path = Path(config.resume)
         if state_path.is_dir():
             state_path = state_path / STATE_FILE
-        state = torch.load(state_path, map_location=device, weights_only=False)
+        state = checkpoints.load_training_state(state_path, map_location=device)
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_g.load_state_dict(state["opt_g"])
@@ -278,15 +280,13 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         log.info("resumed from %s at step %d", state_path, step)
 
     def save_state() -> None:
-        tmp = out / (STATE_FILE + ".tmp")
-        torch.save({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+        checkpoints.save_training_state(out / STATE_FILE, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
                     "opt_d": opt_d.state_dict(), "ema": ema.state_dict() if ema is not None else None,
                     "step": step, "best": best, "history": history, "rng": _rng_state(np_rng),
-                    "config": asdict(config)}, tmp)
-        os.replace(tmp, out / STATE_FILE)
+                    "config": asdict(config)})
 
     def save_model(name: str, val_metrics: dict | None) -> Path:
-        card = _card(config, G, step=step, history=history, val=val_metrics, feature_net=feature_net,
+        card = _card(config, step=step, history=history, val=val_metrics, feature_net=feature_net,
                      elapsed_s=time.time() - t_start, best_step=best["step"])
         return checkpoints.save_checkpoint(out / name, ema if ema is not None else G, card)
 
@@ -313,10 +313,13 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         parts: dict[str, float] = {}
 
         # (1) D: real pairs (aged, clean) vs detached fakes (aged, G(aged))
+        real_feats = None
         if adversarial:
             D.requires_grad_(True)
             opt_d.zero_grad(set_to_none=True)
-            d_loss = losses.d_adversarial_loss(D(aged, clean), D(aged, fake.detach()), config.adv_kind)
+            real_logits, real_feats = _logits_and_features(D, aged, clean)
+            real_feats = [f.detach() for f in real_feats]  # targets of G's feature matching
+            d_loss = losses.d_adversarial_loss(real_logits, D(aged, fake.detach()), config.adv_kind)
             d_loss.backward()
             opt_d.step()
             parts["d"] = d_loss.item()
@@ -328,21 +331,20 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         parts["l1"] = l1.item()
         if feature_net is not None:
             f_fake, f_clean = feature_net(fake), feature_net(clean)
-            perc, perc_parts = losses.perceptual_loss(f_fake, f_clean, f_clean, weights)
+            perc, perc_parts = losses.perceptual_loss(f_fake, f_clean, f_clean, weights, image=fake)
             g_loss = g_loss + perc
             parts.update({k: float(v) for k, v in perc_parts.items() if k != "l1"})
         if config.gamma > 0 and feature_net is None:
             g_loss = g_loss + config.gamma * losses.tv_loss(fake)
         if adversarial:
             D.requires_grad_(False)  # G's step must not accumulate gradients in D
-            if config.adversarial > 0:
-                g_adv = losses.g_adversarial_loss(D(aged, fake), config.adv_kind)
-                g_loss = g_loss + config.adversarial * g_adv
-                parts["g_adv"] = g_adv.item()
+            fake_logits, fake_feats = _logits_and_features(D, aged, fake)  # one pass for both terms
+            g_adv = losses.g_adversarial_loss(fake_logits, config.adv_kind)
+            g_loss = g_loss + config.adversarial * g_adv
+            parts["g_adv"] = g_adv.item()
             if config.feature_matching > 0:
-                with torch.no_grad():
-                    real_feats = D.features(aged, clean)
-                fm = losses.feature_matching_loss(real_feats, D.features(aged, fake))
+                # real features from D's step just before (pre-update D: cheaper than a third pass)
+                fm = losses.feature_matching_loss(real_feats, fake_feats)
                 g_loss = g_loss + config.feature_matching * fm
                 parts["fm"] = fm.item()
         g_loss.backward()

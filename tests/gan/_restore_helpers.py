@@ -9,8 +9,8 @@ import numpy as np
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 # A generator small enough for a CPU step to take milliseconds.
-TINY_GENERATOR = {}
-TINY_DISCRIMINATOR = {}
+TINY_GENERATOR = {"base": 16, "mults": [1, 2, 2], "enc_blocks": [0, 1], "mid_blocks": 1, "dec_blocks": [1, 0]}
+TINY_DISCRIMINATOR = {"ndf": 8, "n_layers": 2}
 
 
 def make_image_folder(folder: Path, n: int = 4, size: int = 64, *, gray: bool = False, seed: int = 0) -> Path:
