@@ -1,0 +1,355 @@
+"""The archive's admin: items with their versions and provenance, collections, read-only events.
+
+Every staff account may view; Curators (migration 0002) add, ingest and edit. Items are created
+only by ingesting an image (the add form's upload goes through ``services.ingest_upload``),
+metadata edits go through ``services.update_item_metadata`` (recording an event), and nothing
+archival is deleted. Provenance is browsable and never editable.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from restoration import services
+from restoration.forms import ItemChangeForm, ItemIngestForm
+from restoration.models import (
+    DUBLIN_CORE_FIELDS,
+    Agent,
+    Collection,
+    EventAgent,
+    Item,
+    ProvenanceEvent,
+    Version,
+    VersionKind,
+)
+
+THUMBNAIL_PX = 64
+
+
+class StaffMayViewMixin:
+    """Any active staff account may view (and find the app in the index); changes need permissions."""
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        user = request.user
+        return (user.is_active and user.is_staff) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return (user.is_active and user.is_staff) or super().has_module_permission(request)
+
+
+class ReadOnlyMixin(StaffMayViewMixin):
+    """Browsable and never editable from the admin, whatever the account's permissions."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def _display_url(version_id: int, which: str) -> str:
+    return reverse("admin:restoration_version_display", args=[version_id, which])
+
+
+def _thumbnail_tag(version_id: int | None, size: int = THUMBNAIL_PX) -> str:
+    if version_id is None:
+        return "-"
+    return format_html(
+        '<img src="{}" alt="" loading="lazy" style="max-width:{}px;max-height:{}px">',
+        _display_url(version_id, "thumbnail"),
+        size,
+        size,
+    )
+
+
+def _agents(event: ProvenanceEvent) -> str:
+    return format_html_join(
+        ", ", "{} ({})", ((str(link.agent), link.role) for link in event.agent_links.all())
+    ) or "-"
+
+
+def _events_with_agents(queryset: QuerySet) -> QuerySet:
+    return queryset.prefetch_related(Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent")))
+
+
+# --- Items --------------------------------------------------------------------------------------
+
+
+class VersionKindFilter(admin.SimpleListFilter):
+    title = "kind of versions"
+    parameter_name = "has_kind"
+
+    def lookups(self, request, model_admin):
+        return VersionKind.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in VersionKind.values:
+            return queryset.filter(Exists(Version.objects.filter(item=OuterRef("pk"), kind=self.value())))
+        return queryset
+
+
+class VersionInline(StaffMayViewMixin, admin.TabularInline):
+    model = Version
+    fk_name = "item"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        "thumbnail_preview", "kind", "is_preferred", "bytes", "sha256", "width", "height", "mode", "bit_depth",
+        "mime_type", "page_count", "original_filename", "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # versions come from ingest and derivative services
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="thumbnail")
+    def thumbnail_preview(self, version: Version) -> str:
+        return _thumbnail_tag(version.pk)
+
+
+class ProvenanceEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = ProvenanceEvent
+    fk_name = "item"
+    extra = 0
+    fields = ("timestamp", "event_type", "outcome", "agent_list", "detail")
+    readonly_fields = fields
+    ordering = ("timestamp", "id")
+
+    def get_queryset(self, request):
+        return _events_with_agents(super().get_queryset(request))
+
+    @admin.display(description="agents")
+    def agent_list(self, event: ProvenanceEvent) -> str:
+        return _agents(event)
+
+
+@admin.register(Item)
+class ItemAdmin(StaffMayViewMixin, admin.ModelAdmin):
+    list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
+    list_display_links = ("identifier",)
+    list_select_related = ("collection",)
+    list_filter = ("collection", VersionKindFilter)
+    search_fields = ("identifier", "title", "description")
+    actions = None  # nothing archival is deleted, and edits go one item at a time
+    add_fieldsets = (
+        (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
+        ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),
+    )
+    change_fieldsets = (
+        (None, {"fields": ("identifier", "title", "collection", "is_public", "created_at", "updated_at")}),
+        ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS}),
+    )
+
+    def get_queryset(self, request):
+        versions = Version.objects.filter(item=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                version_count=Coalesce(
+                    Subquery(versions.order_by().values("item").annotate(n=Count("pk")).values("n")),
+                    Value(0),
+                    output_field=IntegerField(),
+                ),
+                last_event_at=Subquery(
+                    ProvenanceEvent.objects.filter(item=OuterRef("pk")).order_by("-timestamp").values("timestamp")[:1]
+                ),
+                shown_version_id=Subquery(versions.order_by("-is_preferred", "created_at", "id").values("pk")[:1]),
+            )
+        )
+
+    @admin.display(description="")
+    def thumbnail(self, item: Item) -> str:
+        return _thumbnail_tag(item.shown_version_id)
+
+    @admin.display(description="versions", ordering="version_count")
+    def version_count(self, item: Item) -> int:
+        return item.version_count
+
+    @admin.display(description="last event", ordering="last_event_at")
+    def last_event_at(self, item: Item):
+        return item.last_event_at
+
+    def get_fieldsets(self, request, obj=None):
+        return self.change_fieldsets if obj is not None else self.add_fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("identifier", "created_at", "updated_at") if obj is not None else ()
+
+    def get_inlines(self, request, obj):
+        return [VersionInline, ProvenanceEventInline] if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ItemChangeForm if obj is not None else ItemIngestForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a fresh class per request: read by ItemIngestForm
+        return form
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and request.user.has_perm("restoration.ingest_item")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Item, form, change: bool) -> None:
+        if not change:
+            return  # ItemIngestForm has ingested the upload: the item, its version and events exist
+        changes = {field: form.cleaned_data[field] for field in form.changed_data if field in services.EDITABLE_ITEM_FIELDS}
+        if changes:
+            services.update_item_metadata(Item.objects.get(pk=obj.pk), changes, user=request.user)
+            obj.refresh_from_db()
+
+
+# --- Versions -------------------------------------------------------------------------------------
+
+
+@admin.register(Version)
+class VersionAdmin(StaffMayViewMixin, admin.ModelAdmin):
+    list_display = ("thumbnail", "item", "kind", "is_preferred", "bytes", "sha256", "created_at")
+    list_display_links = ("item",)
+    list_select_related = ("item",)
+    list_filter = ("kind", "is_preferred", "mime_type")
+    search_fields = ("item__identifier", "sha256", "original_filename")
+    actions = ["make_preferred"]
+    fields = (
+        "thumbnail_large", "item", "kind", "parent", "is_preferred", "file_link", "original_filename", "sha256",
+        "bytes", "width", "height", "mode", "bit_depth", "mime_type", "page_count", "access_link", "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="")
+    def thumbnail(self, version: Version) -> str:
+        return _thumbnail_tag(version.pk)
+
+    @admin.display(description="thumbnail")
+    def thumbnail_large(self, version: Version) -> str:
+        return _thumbnail_tag(version.pk, size=256)
+
+    @admin.display(description="archival file")
+    def file_link(self, version: Version) -> str:
+        return format_html('<a href="{}">{}</a>', _display_url(version.pk, "file"), version.file.name)
+
+    @admin.display(description="access copy")
+    def access_link(self, version: Version) -> str:
+        if not version.access_file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', _display_url(version.pk, "access"), version.access_file.name)
+
+    @admin.action(permissions=["change"], description="Make the preferred version of its item")
+    def make_preferred(self, request, queryset) -> None:
+        versions = list(queryset.select_related("item"))
+        if len({v.item_id for v in versions}) != len(versions):
+            self.message_user(request, "Choose at most one version per item.", messages.ERROR)
+            return
+        for version in versions:
+            services.set_preferred_version(version, user=request.user)
+        self.message_user(request, f"{len(versions)} preferred version(s) set.", messages.SUCCESS)
+
+    def get_urls(self):
+        display = self.admin_site.admin_view(self.display_view)
+        return [
+            path("<int:pk>/display/<str:which>/", display, name="restoration_version_display"),
+            *super().get_urls(),
+        ]
+
+    def display_view(self, request, pk: int, which: str) -> FileResponse:
+        """Streams a version's thumbnail, access copy or archival file from storage to staff."""
+        version = get_object_or_404(Version, pk=pk)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
+        fields = {"thumbnail": version.thumbnail, "access": version.access_file, "file": version.file}
+        field = fields.get(which)
+        if field is None or not field.name:
+            raise Http404("No such file.")
+        try:
+            handle = default_storage.open(field.name, "rb")
+        except FileNotFoundError as exc:
+            raise Http404("The file is missing from storage.") from exc
+        if which == "file":
+            return FileResponse(
+                handle, as_attachment=True, filename=version.original_filename or None, content_type=version.mime_type
+            )
+        return FileResponse(handle, content_type="image/jpeg")
+
+
+# --- Collections ---------------------------------------------------------------------------------
+
+
+@admin.register(Collection)
+class CollectionAdmin(StaffMayViewMixin, admin.ModelAdmin):
+    list_display = ("name", "slug", "is_public", "item_count", "updated_at")
+    list_filter = ("is_public",)
+    search_fields = ("name", "slug", "description")
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("items"))
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, collection: Collection) -> int:
+        return collection.item_count
+
+
+# --- Provenance -----------------------------------------------------------------------------------
+
+
+@admin.register(ProvenanceEvent)
+class ProvenanceEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("timestamp", "event_type", "outcome", "item", "agent_list")
+    list_filter = ("event_type", "outcome")
+    list_select_related = ("item",)
+    search_fields = ("item__identifier", "identifier")
+    date_hierarchy = "timestamp"
+    fields = ("identifier", "event_type", "event_type_uri", "timestamp", "outcome", "item", "agent_list",
+              "object_list", "detail")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return _events_with_agents(super().get_queryset(request)).prefetch_related("object_links")
+
+    @admin.display(description="agents")
+    def agent_list(self, event: ProvenanceEvent) -> str:
+        return _agents(event)
+
+    @admin.display(description="objects")
+    def object_list(self, event: ProvenanceEvent) -> str:
+        return format_html_join(
+            ", ",
+            '<a href="{}">version {}</a> ({})',
+            (
+                (reverse("admin:restoration_version_change", args=[link.version_id]), link.version_id, link.role)
+                for link in event.object_links.all()
+            ),
+        ) or "-"
+
+
+@admin.register(Agent)
+class AgentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("name", "version", "agent_type", "user")
+    list_filter = ("agent_type",)
+    search_fields = ("name", "version")
+    fields = ("agent_type", "name", "version", "user", "detail")
+    readonly_fields = fields
