@@ -168,3 +168,26 @@ def test_training_state_refuses_bad_files(tmp_path):
 
 class _Unsafe:
     pass
+
+
+# -- devices (load_checkpoint's device argument goes through resolve_device) ----------------------
+
+def test_resolve_device():
+    from gan_engine.devices import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(" CPU ") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    with pytest.raises(ValueError, match="not available"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available"):
+            resolve_device("cuda")
+
+
+def test_load_checkpoint_refuses_an_unavailable_device(saved):
+    _, path = saved
+    with pytest.raises(ValueError, match="not available"):
+        load_checkpoint(path, device=f"cuda:{torch.cuda.device_count()}")
