@@ -133,6 +133,9 @@ def cmd_evaluate(args) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    if args.update_card:
+        evaluation.record_in_card(restorer.weights, results,
+                                  command="python -m gan_engine " + shlex.join(args.argv))
     return 0
 
 
@@ -215,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigma", type=float, default=25.0, help="noise sigma (of 255) for --task denoise")
     p.add_argument("--limit", type=int, help="only the first N images of each folder")
     p.add_argument("--json", metavar="PATH", help="also write the full results (per image) as JSON")
+    p.add_argument("--update-card", action="store_true",
+                   help="record the summaries in the model card beside the weights")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _weights_args(p)
     p.set_defaults(func=cmd_evaluate)

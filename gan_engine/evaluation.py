@@ -161,3 +161,28 @@ def contact_sheet(pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, optimize=True)
     return path
+
+
+def record_in_card(weights: str | Path, results: Sequence[dict], *, command: str = "") -> Path:
+    """Add evaluation summaries (without per-image rows) to the model card beside ``weights``.
+
+    The card's ``evaluation`` maps "<task>:<dataset folder name>" to the summary; the weights
+    file (and so its sha256) is untouched.
+    """
+    import json
+
+    from gan_engine.checkpoints import read_card
+
+    card_path = Path(weights).with_suffix(".json")
+    card = read_card(weights)
+    section = dict(card.get("evaluation") or {})
+    for r in results:
+        summary = {k: v for k, v in r.items() if k != "per_image"}
+        if command:
+            summary["command"] = command
+        section[f"{r['task']}:{Path(r['dataset']).name}"] = summary
+    card["evaluation"] = section
+    tmp = card_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(card_path)
+    return card_path

@@ -43,13 +43,22 @@ def test_degrade_writes_aged_pngs(images, tmp_path):
 
 
 def test_evaluate_prints_table_and_json(images, weights, tmp_path, capsys):
-    rc = main(["evaluate", "--task", "restore", "--weights", str(weights), "--data", str(images),
-               "--json", str(tmp_path / "r.json"), "--device", "cpu", "--no-progress"])
+    import shutil
+
+    own = tmp_path / "w.safetensors"
+    shutil.copy(weights, own)
+    shutil.copy(weights.with_suffix(".json"), own.with_suffix(".json"))
+    rc = main(["evaluate", "--task", "restore", "--weights", str(own), "--data", str(images),
+               "--json", str(tmp_path / "r.json"), "--device", "cpu", "--no-progress", "--update-card"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "classical" in out and "model" in out
     res = json.loads((tmp_path / "r.json").read_text())[0]
     assert res["images"] == 2 and {"input", "classical", "model"} <= res.keys()
+    card = json.loads(own.with_suffix(".json").read_text())
+    assert card["evaluation"]["restore:imgs"]["model"]["psnr"] == pytest.approx(res["model"]["psnr"])
+    assert main(["restore", str(images / "img_00.png"), "--out", str(tmp_path / "o"), "--weights", str(own),
+                 "--device", "cpu"]) == 0  # the card edit left the weights loadable
 
 
 def test_evaluate_denoise(images, weights, capsys):
