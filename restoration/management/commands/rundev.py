@@ -1,0 +1,133 @@
+"""``manage.py rundev``: the development web server and a django-q2 worker, together.
+
+Both run as child processes, each in its own process group, with their output forwarded line by
+line under a ``[web]`` / ``[worker]`` prefix. Ctrl-C or SIGTERM stops both (SIGTERM to each
+group, SIGKILL after a grace period); if either exits on its own, the other is stopped and the
+command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Supervisor:
+    """Runs named commands side by side until one exits or ``stop()`` is called."""
+
+    def __init__(
+        self, commands: Mapping[str, Sequence[str]], *, out: TextIO, grace: float = 10.0, poll: float = 0.2
+    ) -> None:
+        self.commands = dict(commands)
+        self.out = out
+        self.grace = grace
+        self.poll = poll
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
+        self.exited: tuple[str, int] | None = None  # the child that ended the run on its own
+
+    def stop(self) -> None:
+        """Asks ``run`` to stop both children (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    def run(self) -> int:
+        """0 after ``stop()``; else the exit status of the child that ended first (1 if it was 0)."""
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            for name, argv in self.commands.items():
+                process = subprocess.Popen(
+                    list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True,  # its own group: Ctrl-C reaches us, and we stop it with its children
+                    text=True, errors="replace", bufsize=1,
+                )
+                self.processes[name] = process
+                reader = threading.Thread(target=self._forward, args=(name, process), daemon=True)
+                reader.start()
+                self._readers.append(reader)
+            while not self._stop.wait(self.poll):
+                for name, process in self.processes.items():
+                    code = process.poll()
+                    if code is not None:
+                        self.exited = (name, code)
+                        self._say(f"{name} exited with status {code}; stopping the others.")
+                        return code or 1
+            self._say("Stopping.")
+            return 0
+        finally:
+            self._terminate_all()
+            for reader in self._readers:
+                reader.join(timeout=2)
+
+    def _forward(self, name: str, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            with self._write_lock:
+                self.out.write(f"[{name}] {line.rstrip()}\n")
+                self.out.flush()
+
+    def _say(self, message: str) -> None:
+        with self._write_lock:
+            self.out.write(f"[rundev] {message}\n")
+            self.out.flush()
+
+    def _signal_groups(self, sig: int) -> None:
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, sig)  # the group leader's pid is the group id
+            except ProcessLookupError:
+                pass
+
+    def _terminate_all(self) -> None:
+        self._signal_groups(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_groups(signal.SIGKILL)  # whatever is left in the groups (workers, reloaders)
+        for process in self.processes.values():
+            process.wait()
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the development web server (runserver ADDR, without autoreload unless --reload) and a "
+        "django-q2 worker (qcluster) together. Ctrl-C or SIGTERM stops both; if one exits, the "
+        "other is stopped and the command exits non-zero."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="Address and port of the web server.")
+        parser.add_argument("--reload", action="store_true", help="Restart the web server when code changes.")
+        parser.add_argument("--grace", type=float, default=10.0, help="Seconds to wait for a clean stop.")
+
+    def handle(self, *args, addr: str, reload: bool, grace: float, **options) -> None:
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        web = [sys.executable, manage, "runserver", addr, *([] if reload else ["--noreload"])]
+        worker = [sys.executable, manage, "qcluster"]
+        supervisor = Supervisor({"web": web, "worker": worker}, out=self.stdout, grace=grace)
+
+        def on_signal(signum, frame) -> None:
+            supervisor.stop()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            code = supervisor.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if code:
+            name, status = supervisor.exited or ("a process", code)
+            raise CommandError(f"{name} exited with status {status}.", returncode=code)

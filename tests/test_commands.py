@@ -1,0 +1,235 @@
+"""``manage.py ensure_admin`` and ``manage.py rundev``."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from restoration.management.commands.rundev import Supervisor
+
+# --- ensure_admin ---------------------------------------------------------------------------------
+
+
+def ensure_admin() -> str:
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def no_admin_env(monkeypatch):
+    monkeypatch.delenv("ARCHIVE_ADMIN_USER", raising=False)
+    monkeypatch.delenv("ARCHIVE_ADMIN_PASSWORD", raising=False)
+
+
+@pytest.mark.django_db
+def test_generates_credentials_once_and_reuses_them(no_admin_env, archive_dirs):
+    first = ensure_admin()
+
+    path = archive_dirs.var / "admin_credentials.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    lines = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    assert lines["password"] in first and str(path) in first
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and admin.check_password(lines["password"])
+    assert admin.groups.filter(name="Curators").exists()
+
+    second = ensure_admin()
+
+    assert lines["password"] not in second and str(path) in second
+    assert path.read_text().count("password=") == 1 and lines["password"] in path.read_text()
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_credentials_from_the_environment(monkeypatch, archive_dirs):
+    monkeypatch.setenv("ARCHIVE_ADMIN_USER", "keeper")
+    monkeypatch.setenv("ARCHIVE_ADMIN_PASSWORD", "a long passphrase 1")
+
+    out = ensure_admin()
+
+    keeper = get_user_model().objects.get(username="keeper")
+    assert keeper.is_superuser and keeper.check_password("a long passphrase 1")
+    assert "a long passphrase 1" not in out and not (archive_dirs.var / "admin_credentials.txt").exists()
+    monkeypatch.setenv("ARCHIVE_ADMIN_PASSWORD", "another passphrase 2")
+    ensure_admin()
+    keeper.refresh_from_db()
+    assert keeper.check_password("another passphrase 2")
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_recreates_the_account_from_the_stored_file(no_admin_env):
+    ensure_admin()
+    password = dict(
+        line.split("=", 1) for line in (Path(settings.VAR_DIR) / "admin_credentials.txt").read_text().splitlines()
+        if line.startswith(("username", "password"))
+    )["password"]
+    get_user_model().objects.all().delete()
+
+    assert "recreated" in ensure_admin()
+    assert get_user_model().objects.get(username="admin").check_password(password)
+
+
+@pytest.mark.django_db
+def test_refuses_to_promote_an_existing_ordinary_account(no_admin_env, django_user_model):
+    django_user_model.objects.create_user("admin", password="x")
+    with pytest.raises(CommandError, match="not a superuser"):
+        ensure_admin()
+    assert not django_user_model.objects.get(username="admin").is_superuser
+
+
+# --- rundev: the supervisor -----------------------------------------------------------------------
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0): ask the process table for its state
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(60)"
+
+
+def test_when_one_child_exits_the_other_is_stopped_and_the_status_kept():
+    out = io.StringIO()
+    supervisor = Supervisor(
+        {"web": python("import sys, time; print('bye', flush=True); time.sleep(0.3); sys.exit(3)"), "worker": python(SLEEPER)},
+        out=out, grace=5,
+    )
+    started = time.monotonic()
+
+    assert supervisor.run() == 3
+
+    assert time.monotonic() - started < 10
+    assert supervisor.exited == ("web", 3)
+    assert all(p.poll() is not None for p in supervisor.processes.values())
+    assert "[web] bye" in out.getvalue() and "[worker] up" in out.getvalue()
+
+
+def test_a_child_exiting_cleanly_still_ends_the_run_as_a_failure():
+    supervisor = Supervisor({"web": python("pass"), "worker": python(SLEEPER)}, out=io.StringIO(), grace=5)
+    assert supervisor.run() == 1
+
+
+def test_stop_terminates_children_and_their_own_children(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    spawner = (
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor({"web": python(spawner), "worker": python(SLEEPER)}, out=io.StringIO(), grace=5)
+
+    def stop_when_ready():
+        deadline = time.monotonic() + 20
+        while not pid_file.exists() or not pid_file.read_text():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        supervisor.stop()
+
+    threading.Thread(target=stop_when_ready, daemon=True).start()
+    assert supervisor.run() == 0
+
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(grandchild)
+    assert all(p.poll() is not None for p in supervisor.processes.values())
+
+
+def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period():
+    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)"
+    supervisor = Supervisor({"web": python(stubborn), "worker": python("import time; time.sleep(0.5)")}, out=io.StringIO(), grace=0.5)
+    started = time.monotonic()
+    assert supervisor.run() == 1
+    assert time.monotonic() - started < 10 and supervisor.processes["web"].returncode == -signal.SIGKILL
+
+
+# --- rundev: the real command -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def dev_env(tmp_path) -> dict:
+    """Environment for a real ``manage.py`` in a subprocess: its own var dir and migrated database."""
+    env = {**os.environ, "ARCHIVE_VAR_DIR": str(tmp_path / "devvar"), "PYTHONUNBUFFERED": "1"}
+    env.pop("DATABASE_URL", None)  # a private SQLite file: never the CI database
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=settings.BASE_DIR, env=env, check=True,
+        timeout=120,
+    )
+    return env
+
+
+@pytest.mark.slow
+def test_rundev_serves_and_stops_both_on_sigterm(dev_env):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "rundev", "--addr", f"127.0.0.1:{port}", "--grace", "5"],
+        cwd=settings.BASE_DIR, env=dev_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the web server did not start")
+        time.sleep(1)  # let the worker start too
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 2
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "[web]" in output and "[worker]" in output
+    assert not any(alive(int(pid)) for pid in children)
+
+
+@pytest.mark.slow
+def test_rundev_exits_non_zero_when_the_web_server_cannot_start(dev_env):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "rundev", "--addr", "not-an-address", "--grace", "5"],
+        cwd=settings.BASE_DIR, env=dev_env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "web exited with status" in result.stdout + result.stderr
