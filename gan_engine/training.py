@@ -78,7 +78,7 @@ class TrainConfig:
     adversarial: float = 0.003  # G's adversarial weight after warm-up (small: fidelity first)
     feature_matching: float = 0.01  # feature matching on D's features after warm-up
     adv_kind: str = "lsgan"  # adversarial loss form (losses.d_adversarial_loss `kind`)
-    adv_start: float = 0.6  # fraction of `steps` trained on reconstruction losses only
+    adv_start: float = 0.6  # fraction of the run (see `progress`) trained on reconstruction losses only
     # --- bookkeeping ---
     seed: int = 0  # seeds torch, the data sampler and the model initialisation
     threads: int = 2  # torch CPU threads (the machine has 2 cores)
@@ -86,7 +86,10 @@ class TrainConfig:
     log_every: int = 20  # steps between log lines
     val_every: int = 250  # steps between validations (and best-checkpoint updates)
     checkpoint_every_s: float = 600.0  # seconds between last.safetensors + state.pt saves
-    time_limit_s: float | None = None  # stop (and save) after this many seconds; None: no limit
+    time_limit_s: float | None = None  # time budget (s) of the whole run, resumes included; None: steps only.
+    # With a budget, the run's progress is max(step / steps, elapsed / time_limit_s): the cosine
+    # decay and the adversarial phase follow whichever ends first, so a run on a shared CPU
+    # still anneals and reaches its GAN phase (at the cost of bit-exact reproducibility).
     resume: str | None = None  # state.pt (or its run folder) to resume from
     init: str | None = None  # generator weights (.safetensors) to fine-tune from
     command: str = ""  # the exact command line, for the model card
@@ -101,11 +104,15 @@ class TrainConfig:
             raise ValueError("steps >= 1, batch >= 1 and crop >= 16 are required")
 
 
-def get_lr(step: int, config: TrainConfig, peak: float) -> float:
-    """Learning rate at ``step``: linear warm-up, then cosine decay to ``lr_min_ratio * peak``."""
+def get_lr(step: int, config: TrainConfig, peak: float, progress: float | None = None) -> float:
+    """Learning rate at ``step``: linear warm-up, then cosine decay to ``lr_min_ratio * peak``.
+
+    ``progress`` in [0, 1] overrides the step-based position in the cosine (time budgets).
+    """
     if step < config.warmup_steps:
         return peak * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    if progress is None:
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     floor = peak * config.lr_min_ratio
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
@@ -193,7 +200,7 @@ def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
         "adversarial_loss": {
             "kind": config.adv_kind, "weight": config.adversarial,
             "feature_matching": config.feature_matching,
-            "starts_at_step": int(config.adv_start * config.steps),
+            "starts_at_fraction_of_run": config.adv_start,
             "form": "conditional D(aged, image); D: real pairs vs detached fakes; "
                     "G: adversarial + feature matching on D's intermediate features",
         },
@@ -282,15 +289,26 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     def save_state() -> None:
         checkpoints.save_training_state(out / STATE_FILE, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
                     "opt_d": opt_d.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-                    "step": step, "best": best, "history": history, "rng": _rng_state(np_rng),
+                    "step": step, "best": best, "adv_began": adv_began,
+                    "elapsed_s": elapsed_before + time.time() - t_start, "history": history, "rng": _rng_state(np_rng),
                     "config": asdict(config)})
 
     def save_model(name: str, val_metrics: dict | None) -> Path:
         card = _card(config, step=step, history=history, val=val_metrics, feature_net=feature_net,
-                     elapsed_s=time.time() - t_start, best_step=best["step"])
+                     elapsed_s=elapsed_before + time.time() - t_start, best_step=best["step"])
         return checkpoints.save_checkpoint(out / name, ema if ema is not None else G, card)
 
-    adv_start = int(config.adv_start * config.steps)
+    elapsed_before = 0.0  # seconds spent in earlier sessions of this run (resume)
+    adv_began = None  # step at which the adversarial phase began
+    if config.resume:
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+        adv_began = state.get("adv_began")
+
+    def run_progress() -> float:
+        p = step / config.steps
+        if config.time_limit_s:
+            p = max(p, (elapsed_before + time.time() - t_start) / config.time_limit_s)
+        return min(1.0, p)
     last_save = time.time()
     pbar = None
     if config.progress:
@@ -301,11 +319,15 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     t_log, steps_since_log = time.time(), 0
 
     while step < config.steps:
-        adversarial = step >= adv_start and (config.adversarial > 0 or config.feature_matching > 0)
+        progress = run_progress()
+        adversarial = progress >= config.adv_start and (config.adversarial > 0 or config.feature_matching > 0)
+        if adversarial and adv_began is None:
+            adv_began = step
+            log.info("adversarial phase begins at step %d", step)
         for group in opt_g.param_groups:
-            group["lr"] = get_lr(step, config, config.lr)
-        for group in opt_d.param_groups:
-            group["lr"] = get_lr(max(0, step - adv_start), config, config.lr_d)
+            group["lr"] = get_lr(step, config, config.lr, progress if config.time_limit_s else None)
+        for group in opt_d.param_groups:  # D warms up from the start of its phase
+            group["lr"] = get_lr(step - (adv_began or 0), config, config.lr_d, progress)
 
         aged, clean = sampler.batch(config.batch, np_rng)  # (B, 3, crop, crop) each
         aged, clean = aged.to(device), clean.to(device)
@@ -377,7 +399,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
                      " ".join(f"{k} {v:.4f}" for k, v in history.items()), rate)
             t_log, steps_since_log = time.time(), 0
 
-        out_of_time = config.time_limit_s is not None and time.time() - t_start > config.time_limit_s
+        out_of_time = config.time_limit_s is not None and run_progress() >= 1.0
         if step % config.val_every == 0 or step == config.steps or out_of_time:
             v = validate(ema if ema is not None else G, val_set, device)
             v["step"] = step
