@@ -12,9 +12,11 @@ fixity audit call them with values taken from settings.
   or corrupt file) are refused here.
 - ``sha256_stream`` hashes a stream in chunks, optionally copying it and stopping past a size.
 
-Memory: a JPEG is decoded at a reduced DCT scale (``Image.draft``); the other formats are
-decoded whole at 8 bits per channel (Pillow's 4 bytes per pixel for RGB, 1 for grey, 2 for 16-bit
-grey), then shrunk with ``Image.reduce``; that full decode is what dominates the peak.
+Memory: a JPEG is decoded at a reduced DCT scale (``Image.draft``). An uncompressed, striped
+TIFF (the usual archival master) is read a band of rows at a time and averaged down with numpy,
+so its peak does not grow with the image. Other files (PNG, WebP, compressed TIFF) are decoded
+whole by Pillow at 8 bits per channel (4 bytes per pixel for RGB, 1 for grey, 2 for 16-bit grey)
+and then shrunk with ``Image.reduce``; for those, the full decode dominates the peak.
 """
 
 from __future__ import annotations
@@ -44,7 +46,19 @@ ACCEPTED_BIT_DEPTHS = frozenset({1, 2, 4, 8, 16})
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _EXIF_ORIENTATION = 0x0112
+# TIFF tags read for the strip-wise path (TIFF 6.0 numbers).
 _TIFF_BITS_PER_SAMPLE = 258
+_TIFF_COMPRESSION = 259
+_TIFF_PHOTOMETRIC = 262
+_TIFF_STRIP_OFFSETS = 273
+_TIFF_SAMPLES_PER_PIXEL = 277
+_TIFF_ROWS_PER_STRIP = 278
+_TIFF_STRIP_BYTE_COUNTS = 279
+_TIFF_PLANAR_CONFIGURATION = 284
+_TIFF_TILE_WIDTH = 322
+_TIFF_EXTRA_SAMPLES = 338
+# Raw bytes read per band by the strip-wise TIFF path.
+_BAND_BYTES = 4 * 1024 * 1024
 # EXIF orientation value -> the transpose that displays the image upright.
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -288,6 +302,114 @@ def _shrink(im: Image.Image, target: tuple[int, int], bits: int) -> Image.Image:
     return im.reduce(factor) if factor > 1 else im
 
 
+@dataclass(frozen=True)
+class _TiffStrips:
+    """Where the rows of an uncompressed, chunky, striped TIFF page lie in its file."""
+
+    width: int
+    height: int
+    samples: int  # samples per pixel kept (an unused extra sample is dropped)
+    stored_samples: int
+    dtype: np.dtype  # one sample, with the file's byte order
+    offsets: tuple[int, ...]
+    rows_per_strip: int
+    min_is_white: bool
+
+    @property
+    def row_bytes(self) -> int:
+        return self.width * self.stored_samples * self.dtype.itemsize
+
+
+def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
+    """The layout of the first page if the strip-wise path can read it, else None (Pillow decodes)."""
+    tags = im.tag_v2
+
+    def one(tag: int, default=None):
+        value = tags.get(tag, default)
+        return value[0] if isinstance(value, tuple) and len(value) == 1 else value
+
+    bits = tags.get(_TIFF_BITS_PER_SAMPLE, (1,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    samples = int(one(_TIFF_SAMPLES_PER_PIXEL, 1))
+    photometric = one(_TIFF_PHOTOMETRIC)
+    extra = one(_TIFF_EXTRA_SAMPLES, 0)
+    offsets = tags.get(_TIFF_STRIP_OFFSETS)
+    if (
+        one(_TIFF_COMPRESSION, 1) != 1
+        or one(_TIFF_PLANAR_CONFIGURATION, 1) != 1
+        or _TIFF_TILE_WIDTH in tags
+        or not offsets
+        or len(set(bits)) != 1
+        or bits[0] not in (8, 16)
+        or len(bits) != samples
+        or (photometric, samples) not in ((0, 1), (1, 1), (0, 2), (1, 2), (2, 3), (2, 4))
+        or (samples in (2, 4) and extra not in (0, 2))  # associated alpha: left to Pillow
+    ):
+        return None
+    with open(path, "rb") as fh:
+        order = {b"II": "<", b"MM": ">"}.get(fh.read(2))
+    if order is None:
+        return None
+    keep = samples if samples in (1, 3) or extra == 2 else samples - 1
+    return _TiffStrips(
+        width=im.width,
+        height=im.height,
+        samples=keep,
+        stored_samples=samples,
+        dtype=np.dtype(f"{order}u{bits[0] // 8}"),
+        offsets=tuple(int(o) for o in (offsets if isinstance(offsets, tuple) else (offsets,))),
+        rows_per_strip=min(int(one(_TIFF_ROWS_PER_STRIP, im.height)), im.height),
+        min_is_white=photometric == 0,
+    )
+
+
+def _read_rows(fh: BinaryIO, layout: _TiffStrips, top: int, bottom: int) -> np.ndarray:
+    """Rows ``top`` to ``bottom`` of the page as (rows, width, stored samples), from their strips."""
+    parts = []
+    row = top
+    while row < bottom:
+        strip, within = divmod(row, layout.rows_per_strip)
+        count = min(bottom - row, layout.rows_per_strip - within)
+        fh.seek(layout.offsets[strip] + within * layout.row_bytes)
+        data = fh.read(count * layout.row_bytes)
+        if len(data) != count * layout.row_bytes:
+            raise ImageRejected("corrupt_image", "The TIFF file is truncated: image data is missing.")
+        parts.append(np.frombuffer(data, dtype=layout.dtype).reshape(count, layout.width, layout.stored_samples))
+        row += count
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _reduce_tiff_strips(path: PathType, layout: _TiffStrips, target: tuple[int, int]) -> Image.Image:
+    """The page averaged over factor x factor blocks (the result still covers ``target``), as 8-bit.
+
+    Reads about ``_BAND_BYTES`` of rows at a time; memory stays near that plus the small result.
+    """
+    width, height = layout.width, layout.height
+    factor = max(1, int(min(width / target[0], height / target[1])))
+    if len(layout.offsets) < -(-height // layout.rows_per_strip):
+        raise ImageRejected("corrupt_image", "The TIFF file has fewer strips than its height needs.")
+    out = np.empty((-(-height // factor), -(-width // factor), layout.samples), dtype=np.uint8)
+    scale = 1 / 257 if layout.dtype.itemsize == 2 else 1.0  # 65535 -> 255
+    blocks_per_band = max(1, _BAND_BYTES // (factor * layout.row_bytes))
+    pad_w = (-width) % factor
+    accumulator = np.uint32 if factor * factor * 65535 < 2**32 else np.uint64
+    with open(path, "rb") as fh:
+        for top in range(0, height, factor * blocks_per_band):
+            bottom = min(top + factor * blocks_per_band, height)
+            rows = _read_rows(fh, layout, top, bottom)[..., : layout.samples]
+            pad_h = (-rows.shape[0]) % factor
+            if pad_h or pad_w:
+                rows = np.pad(rows, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            h, w = rows.shape[0] // factor, rows.shape[1] // factor
+            # Integer block sums (no float copy of the band), then one scaling of the small result.
+            sums = rows.reshape(h, factor, w, factor, layout.samples).sum(axis=(1, 3), dtype=accumulator)
+            first = top // factor
+            out[first : first + h] = np.clip(sums * (scale / factor**2) + 0.5, 0, 255).astype(np.uint8)
+    if layout.min_is_white:
+        out[..., 0] = 255 - out[..., 0]
+    return Image.fromarray(out if layout.samples > 1 else out[..., 0])
+
+
 def _profile_space(icc: bytes | None) -> str | None:
     """The colour space an ICC profile describes ("RGB", "GRAY", "CMYK", ...), None if unreadable."""
     if not icc:
@@ -359,11 +481,15 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
             if fmt == "PNG" and im.mode.startswith("I"):
                 bits = 16
             access_size_px = _fit(im.size, access_size)
-            if fmt == "JPEG":
-                # Decode at 1/2, 1/4 or 1/8 scale when that still covers the access size.
-                im.draft(im.mode, access_size_px)
-            im.load()
-            small = _shrink(im, access_size_px, bits)
+            strips = _tiff_strips(path, im) if fmt == "TIFF" else None
+            if strips is not None:
+                small = _reduce_tiff_strips(path, strips, access_size_px)
+            else:
+                if fmt == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale when that still covers the access size.
+                    im.draft(im.mode, access_size_px)
+                im.load()
+                small = _shrink(im, access_size_px, bits)
     except ImageRejected:
         raise
     except Image.DecompressionBombError as exc:

@@ -53,6 +53,8 @@ def archive_dirs(settings, tmp_path) -> "ArchiveDirs":
     }
     settings.FILE_UPLOAD_TEMP_DIR = str(uploads)
     settings.VAR_DIR = var
+    # A deliberately slow hash protects real passwords; tests create many users and need none of it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return ArchiveDirs(media=media, uploads=uploads, var=var, work=tmp_path / "work")
 
 

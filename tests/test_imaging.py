@@ -189,3 +189,71 @@ def test_sha256_stream_stops_past_the_limit():
     with pytest.raises(ImageRejected) as caught:
         sha256_stream(source, chunk=1000, max_bytes=2500)
     assert caught.value.code == "file_too_large" and source.tell() == 3000
+
+
+# --- The strip-wise path for uncompressed TIFF ------------------------------------------------------
+
+
+def _smooth(height: int, width: int, channels: int, dtype) -> np.ndarray:
+    maximum = np.iinfo(dtype).max
+    y = np.linspace(0, 1, height)[:, None, None]
+    x = np.linspace(0, 1, width)[None, :, None]
+    c = np.linspace(0.3, 1, channels)[None, None, :]
+    return ((0.7 * x + 0.3 * y) * c * maximum).astype(dtype)
+
+
+STRIP_LAYOUTS = [
+    # id, (height, width, channels, dtype), tifffile options
+    ("rgb8-strips-of-7", (90, 130, 3, np.uint8), {"photometric": "rgb", "rowsperstrip": 7}),
+    ("rgb16-big-endian", (90, 130, 3, np.uint16), {"photometric": "rgb", "rowsperstrip": 5, "byteorder": ">"}),
+    ("grey16-one-strip", (90, 130, 1, np.uint16), {"photometric": "minisblack", "rowsperstrip": 90}),
+    ("rgba16-alpha", (90, 130, 4, np.uint16), {"photometric": "rgb", "rowsperstrip": 16, "extrasamples": ["unassalpha"]}),
+    ("grey8-min-is-white", (90, 130, 1, np.uint8), {"photometric": "miniswhite", "rowsperstrip": 10}),
+]
+
+
+@pytest.mark.parametrize("shape, options", [layout[1:] for layout in STRIP_LAYOUTS], ids=[s[0] for s in STRIP_LAYOUTS])
+def test_uncompressed_tiff_is_read_by_strips_and_matches_pillow(shape, options, archive_dirs, monkeypatch):
+    tifffile = pytest.importorskip("tifffile")
+    archive_dirs.work.mkdir()
+    path = archive_dirs.work / "strips.tif"
+    height, width, channels, dtype = shape
+    data = _smooth(height, width, channels, dtype)
+    if channels == 4:
+        data[..., 3] = np.iinfo(dtype).max
+    tifffile.imwrite(path, data if channels > 1 else data[..., 0], **options)
+    with Image.open(path) as im:
+        assert imaging._tiff_strips(path, im) is not None
+
+    _, by_strips = make_display_images(path, **SIZES)
+    monkeypatch.setattr(imaging, "_tiff_strips", lambda path, im: None)
+    _, by_pillow = make_display_images(path, **SIZES)
+
+    strips_image, pillow_image = _open(by_strips), _open(by_pillow)
+    assert strips_image.size == pillow_image.size == (100, 69) and strips_image.mode == pillow_image.mode
+    difference = np.abs(np.asarray(strips_image, dtype=np.float32) - np.asarray(pillow_image, dtype=np.float32))
+    assert difference.mean() < 2.0
+
+
+def test_compressed_tiff_is_left_to_pillow(make_image, archive_dirs):
+    archive_dirs.work.mkdir(exist_ok=True)
+    path = archive_dirs.work / "lzw.tif"
+    Image.new("RGB", (20, 10)).save(path, "TIFF", compression="tiff_lzw")
+    with Image.open(path) as im:
+        assert imaging._tiff_strips(path, im) is None
+
+
+def test_strip_wise_reading_reads_bands_not_the_whole_file(make_image, monkeypatch):
+    path = make_image("tall.tif", size=(200, 3000))
+    monkeypatch.setattr(imaging, "_BAND_BYTES", 200 * 3 * 100)  # about 100 rows per band
+    reads = []
+    original = imaging._read_rows
+
+    def spy(fh, layout, top, bottom):
+        reads.append(bottom - top)
+        return original(fh, layout, top, bottom)
+
+    monkeypatch.setattr(imaging, "_read_rows", spy)
+    _, access = make_display_images(path, **SIZES)
+    assert len(reads) > 10 and max(reads) < 200 and sum(reads) == 3000
+    assert _open(access).size == (7, 100)
