@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -33,7 +34,6 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils.text import slugify
 
 from restoration import imaging, provenance
 from restoration.models import (
@@ -55,6 +55,8 @@ INGEST_METADATA_FIELDS = ("identifier", "title", *DUBLIN_CORE_FIELDS, "is_public
 EDITABLE_ITEM_FIELDS = ("title", *DUBLIN_CORE_FIELDS, "collection", "is_public")
 # Longest original file name kept (characters); longer names are shortened, keeping the extension.
 MAX_FILENAME_LENGTH = 200
+# Characters kept in an identifier derived from a file name: letters, digits, "_", "." and "-".
+_IDENTIFIER_UNSAFE = re.compile(r"[^\w.-]+")
 
 
 class IngestError(Exception):
@@ -142,9 +144,12 @@ def _clean_ingest_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _derived_identifier(filename: str, sha256: str) -> str:
-    """An identifier from the file name's stem; the content digest disambiguates a taken one."""
+    """An identifier from the file name's stem, case and dots kept (scanner names often are
+    identifiers, e.g. ``NL-HaNA_2.24.01_0001``); other runs of characters become ``-``. The
+    content digest disambiguates a name already taken.
+    """
     stem = filename.rsplit(".", 1)[0] if "." in filename else filename
-    base = slugify(stem, allow_unicode=True)[:150] or "item"
+    base = _IDENTIFIER_UNSAFE.sub("-", stem).strip("-.")[:150] or "item"
     if not Item.objects.filter(identifier=base).exists():
         return base
     return f"{base}-{sha256[:8]}"

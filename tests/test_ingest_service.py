@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from PIL import Image
 
 from restoration import provenance, services
@@ -115,9 +116,11 @@ def test_ingest_accepts_a_django_upload_and_a_collection(make_image, curator):
 def test_identifier_is_derived_from_the_file_name_and_disambiguated_by_digest(make_image, ingest, archive_dirs):
     first = ingest(make_image("IMG 0001.jpg"))
     second = ingest(make_image("IMG 0001.jpg", directory=archive_dirs.work / "other"))
+    archival = ingest(make_image("NL-HaNA_2.24.01_0001 (verso).tif"))
 
-    assert first.item.identifier == "img-0001"
-    assert second.item.identifier == f"img-0001-{second.sha256[:8]}"
+    assert first.item.identifier == "IMG-0001"
+    assert second.item.identifier == f"IMG-0001-{second.sha256[:8]}"
+    assert archival.item.identifier == "NL-HaNA_2.24.01_0001-verso"
 
 
 def test_duplicate_content_is_refused_with_the_existing_version(make_image, ingest, archive_state):
@@ -198,6 +201,35 @@ def test_size_limit_stops_reading_early(make_image, curator, settings, archive_s
     assert archive_state() == before
 
 
+def test_pixel_limit_follows_the_setting(make_image, ingest, archive_state):
+    path = make_image("a.png", size=(100, 50))
+    before = archive_state()
+    with override_settings(ARCHIVE_MAX_IMAGE_PIXELS=4999), pytest.raises(IngestError) as caught:
+        ingest(path)
+    assert caught.value.code == "too_many_pixels" and archive_state() == before
+    with override_settings(ARCHIVE_MAX_IMAGE_PIXELS=5000):
+        assert ingest(path).width == 100
+
+
+def test_stored_files_never_overwrite_existing_ones(make_image, ingest, curator, archive_dirs):
+    original = ingest(make_image("a.png"))
+    restored = make_image("restored.png")
+    digest = hashlib.sha256(restored.read_bytes()).hexdigest()
+    # a file already sits where the derivative would be stored (say, left by a crashed run)
+    squatter = archive_dirs.media / original.item.storage_prefix / f"restored-{digest[:16]}.png"
+    squatter.write_bytes(b"keep me")
+
+    with open(restored, "rb") as fh:
+        version = services.add_derivative(
+            original, fh, kind=VersionKind.RESTORED, filename="restored.png", user=curator,
+            software={"name": "x", "version": "1"}, detail={},
+        )
+
+    assert squatter.read_bytes() == b"keep me"
+    assert version.file.name != str(squatter.relative_to(archive_dirs.media))
+    assert default_storage.open(version.file.name).read() == restored.read_bytes()
+
+
 def test_declared_size_over_the_limit_is_refused_before_reading(curator, settings, archive_state):
     settings.ARCHIVE_MAX_UPLOAD_BYTES = 100
 
@@ -226,6 +258,21 @@ def test_failure_inside_the_transaction_deletes_stored_files(make_image, ingest,
     with pytest.raises(RuntimeError):
         ingest(make_image("a.png"))
 
+    assert archive_state() == before
+
+
+def test_losing_a_race_for_the_identifier_is_identifier_taken_and_leaves_nothing(
+    make_image, ingest, archive_state, monkeypatch
+):
+    ingest(make_image("first.png"), {"identifier": "RACE"})
+    before = archive_state()
+    # the checks before writing saw the identifier free; another ingest took it in between
+    monkeypatch.setattr(services, "_derived_identifier", lambda filename, sha256: "RACE")
+
+    with pytest.raises(IngestError) as caught:
+        ingest(make_image("second.png"))
+
+    assert caught.value.code == "identifier_taken"
     assert archive_state() == before
 
 
