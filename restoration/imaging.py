@@ -267,7 +267,7 @@ def _reduce_16bit_grey(im: Image.Image, factor: int, bits: int, band_blocks: int
     width, height = im.size
     out_w, out_h = -(-width // factor), -(-height // factor)
     out = np.empty((out_h, out_w), dtype=np.uint8)
-    shift = max(bits - 8, 0)
+    scale = 255 / ((1 << max(bits, 8)) - 1)  # full scale to 255
     band = factor * band_blocks
     for top in range(0, height, band):
         rows = np.asarray(im.crop((0, top, width, min(top + band, height))), dtype=np.float32)
@@ -276,8 +276,8 @@ def _reduce_16bit_grey(im: Image.Image, factor: int, bits: int, band_blocks: int
             rows = np.pad(rows, ((0, pad_h), (0, pad_w)), mode="edge")
         blocks = rows.reshape(rows.shape[0] // factor, factor, rows.shape[1] // factor, factor).mean(axis=(1, 3))
         first = top // factor
-        out[first : first + blocks.shape[0]] = np.clip(blocks / (1 << shift), 0, 255).astype(np.uint8)
-    return Image.fromarray(out, mode="L")
+        out[first : first + blocks.shape[0]] = np.clip(blocks * scale + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(out)
 
 
 def _shrink(im: Image.Image, target: tuple[int, int], bits: int) -> Image.Image:
@@ -298,7 +298,7 @@ def _shrink(im: Image.Image, target: tuple[int, int], bits: int) -> Image.Image:
     elif im.mode == "I" and bits > 8:
         # 16-bit data opened as 32-bit integers: reduce first, then scale to 8 bits.
         small = im.reduce(factor) if factor > 1 else im
-        return small.point(lambda v: v * (1.0 / (1 << (bits - 8)))).convert("L")
+        return small.point(lambda v: v * (255 / ((1 << bits) - 1)) + 0.5).convert("L")
     return im.reduce(factor) if factor > 1 else im
 
 
