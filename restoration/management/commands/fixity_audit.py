@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from restoration import provenance
 from restoration.imaging import sha256_stream
+from restoration.management.commands._progress import progress
 from restoration.models import EventOutcome, EventType, Version
 
 MISSING = "missing"
@@ -37,28 +38,32 @@ class Command(BaseCommand):
         missing: list[Version] = []
         checked = 0
         software = provenance.archive_software()
-        for version in tqdm(
-            versions.iterator(chunk_size=500), total=versions.count(), unit="file", desc="Fixity",
-            file=self.stderr, disable=options["verbosity"] == 0,
-        ):
-            actual, size = actual_sha256(version.file.name)
-            intact = actual == version.sha256
-            detail = {"algorithm": "sha256", "expected": version.sha256, "actual": actual, "file": version.file.name}
-            if size is not None:
-                detail["bytes"] = size
-            provenance.record_event(
-                EventType.FIXITY_CHECK,
-                item=version.item,
-                outcome=EventOutcome.SUCCESS if intact else EventOutcome.FAILURE,
-                detail=detail,
-                sources=[version],
-                software=software,
-            )
-            checked += 1
-            if actual == MISSING:
-                missing.append(version)
-            elif not intact:
-                changed.append((version, actual))
+        bar = progress(
+            versions.iterator(chunk_size=500), total=versions.count(), stderr=self.stderr, desc="Fixity",
+            verbosity=options["verbosity"],
+        )
+        with logging_redirect_tqdm(), bar:
+            for version in bar:
+                actual, size = actual_sha256(version.file.name)
+                intact = actual == version.sha256
+                detail = {
+                    "algorithm": "sha256", "expected": version.sha256, "actual": actual, "file": version.file.name,
+                }
+                if size is not None:
+                    detail["bytes"] = size
+                provenance.record_event(
+                    EventType.FIXITY_CHECK,
+                    item=version.item,
+                    outcome=EventOutcome.SUCCESS if intact else EventOutcome.FAILURE,
+                    detail=detail,
+                    sources=[version],
+                    software=software,
+                )
+                checked += 1
+                if actual == MISSING:
+                    missing.append(version)
+                elif not intact:
+                    changed.append((version, actual))
 
         intact_count = checked - len(changed) - len(missing)
         self.stdout.write(f"Checked {checked} file(s): {intact_count} intact, {len(changed)} changed, {len(missing)} missing.")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from restoration import services
+from restoration.management.commands._progress import progress
 from restoration.models import DUBLIN_CORE_FIELDS, Collection
 
 FILENAME_COLUMN = "filename"
@@ -68,28 +69,28 @@ class Command(BaseCommand):
         failed: list[tuple[str, str]] = []
         used_rows: set[str] = set()
         base = root if root.is_dir() else root.parent
-        progress = tqdm(files, unit="file", desc="Ingesting", file=self.stderr, disable=options["verbosity"] == 0)
-        for file in progress:
-            relative = file.relative_to(base).as_posix()
-            key = relative if relative in rows else file.name if file.name in rows else None
-            fields = rows.get(key, {}) if key else {}
-            if key:
-                used_rows.add(key)
-            try:
-                with open(file, "rb") as fh:
-                    version = services.ingest_upload(
-                        fh, filename=file.name, metadata=fields, collection=target, user=account, route="cli"
-                    )
-            except services.IngestError as exc:
-                if exc.code == "duplicate":
-                    skipped.append((relative, exc.existing_version_id))
+        bar = progress(files, stderr=self.stderr, desc="Ingesting", verbosity=options["verbosity"])
+        with logging_redirect_tqdm(), bar:
+            for file in bar:
+                relative = file.relative_to(base).as_posix()
+                key = relative if relative in rows else file.name if file.name in rows else None
+                fields = rows.get(key, {}) if key else {}
+                if key:
+                    used_rows.add(key)
+                try:
+                    with open(file, "rb") as fh:
+                        version = services.ingest_upload(
+                            fh, filename=file.name, metadata=fields, collection=target, user=account, route="cli"
+                        )
+                except services.IngestError as exc:
+                    if exc.code == "duplicate":
+                        skipped.append((relative, exc.existing_version_id))
+                    else:
+                        failed.append((relative, f"{exc.code}: {exc.message}"))
+                except OSError as exc:
+                    failed.append((relative, f"unreadable: {exc.strerror or exc}"))
                 else:
-                    failed.append((relative, f"{exc.code}: {exc.message}"))
-            except OSError as exc:
-                failed.append((relative, f"unreadable: {exc.strerror or exc}"))
-            else:
-                ingested.append((relative, version.item.identifier))
-        progress.close()
+                    ingested.append((relative, version.item.identifier))
 
         self._summary(ingested, skipped, failed, sorted(set(rows) - used_rows), options["verbosity"])
         if failed:
