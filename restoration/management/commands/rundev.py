@@ -89,7 +89,11 @@ class Supervisor:
                 pass
 
     def _terminate_all(self) -> None:
-        self._signal_groups(signal.SIGTERM)
+        # SIGTERM to each child only: qcluster stops its own workers cleanly when its main process
+        # is asked to (signalling the whole group makes it hang until killed).
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
         deadline = time.monotonic() + self.grace
         for process in self.processes.values():
             try:
