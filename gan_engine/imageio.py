@@ -162,6 +162,8 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
             elif mode == "La":
                 img = img.convert("LA")
             elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
+                if mode in ("CMYK", "LAB"):
+                    icc = None  # a CMYK / Lab profile does not describe the converted RGB samples
                 img = img.convert("RGBA" if mode == "RGBa" else "RGB")
             array = np.asarray(img)
     array = apply_orientation(array, orientation)
@@ -242,6 +244,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
             raise ValueError(f"alpha must be {array.shape[:2]}, got {alpha.shape}")
         array = np.concatenate([array, alpha[..., None]], axis=2)
     top = 255.0 if bit_depth == 8 else 65535.0
+    array = np.nan_to_num(array, nan=0.0, posinf=1.0, neginf=0.0)
     samples = np.rint(np.clip(array, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def test_16_bit_tiff_from_another_writer(tmp_path, rng):
 
 @pytest.mark.parametrize("fmt,mode,lossless", [
     ("JPEG", "RGB", False), ("JPEG", "L", False), ("WEBP", "RGB", True), ("WEBP", "RGBA", True),
-    ("TIFF", "RGB", True), ("PNG", "P", True),
+    ("TIFF", "RGB", True), ("PNG", "P", True), ("JPEG", "CMYK", False), ("TIFF", "CMYK", True),
 ])
 def test_other_formats_and_modes(tmp_path, rng, fmt, mode, lossless):
     yy, xx = np.mgrid[0:16, 0:24]  # smooth content, so that JPEG's error stays small
@@ -91,6 +91,8 @@ def test_other_formats_and_modes(tmp_path, rng, fmt, mode, lossless):
     assert loaded.is_gray == (mode == "L") and loaded.bit_depth == 8
     assert (loaded.alpha is not None) == (mode == "RGBA")
     tolerance = 1e-6 if lossless else 0.02
+    if mode == "CMYK":
+        expected = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
     assert np.abs(loaded.rgb - expected[..., :3]).mean() < tolerance
 
 
