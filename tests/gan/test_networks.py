@@ -230,3 +230,10 @@ def test_flop_counter_counts_conv_macs():
     srvgg = build_generator("srvgg", scale=2, num_feat=16, num_conv=1)
     per_lr_pixel = 2 * (16 * 27 + 16 * 144 + 12 * 144)
     assert conv_peak.model_flops_per_pixel(srvgg, size=8) == pytest.approx(per_lr_pixel / 4)
+
+
+def test_bench_timers_return_positive_rates():
+    conv_peak = _load_conv_peak()
+    assert conv_peak.measure_conv_peak("cpu", 0.01, channels=8, size=32) > 0
+    model = build_generator("srvgg", scale=2, num_feat=8, num_conv=1).eval()
+    assert conv_peak.measure_model_throughput(model, size=16, calls=1) > 0
