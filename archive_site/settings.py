@@ -222,6 +222,30 @@ if os.environ.get("Q_REDIS_URL"):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Restoration jobs (restoration.engine, restoration.jobs) ------------------------------------
+# Where the GAN runs: "auto" (first CUDA device, else CPU), "cpu" or "cuda:N" (one worker machine
+# per GPU: start each qcluster with its own GAN_DEVICE).
+GAN_DEVICE = os.environ.get("GAN_DEVICE", "auto")
+# torch.set_num_threads in each worker process; 0 leaves PyTorch's default (all cores).
+GAN_THREADS = env_int("GAN_THREADS", 0)
+# Default tile side in pixels (a job's "tile" parameter overrides it; it never changes the result).
+GAN_TILE = env_int("GAN_TILE", 512)
+# Weights per task: GAN_WEIGHTS_<TASK> names a file, else <GAN_WEIGHTS_DIR>/<task>.safetensors.
+GAN_WEIGHTS_DIR = Path(os.environ.get("GAN_WEIGHTS_DIR", BASE_DIR / "gan_engine" / "weights"))
+GAN_WEIGHTS = {
+    task: Path(os.environ.get(f"GAN_WEIGHTS_{task.upper()}") or GAN_WEIGHTS_DIR / f"{task}.safetensors")
+    for task in ("restore", "colorize", "upscale", "style")
+}
+# Runs of a job (first run included) before a transient failure (out of memory, I/O error, a
+# worker that died) fails it for good.
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+# A running job whose worker has written no progress for this long is taken as dead by the
+# reaper (scheduled every minute, and `manage.py reap_jobs`): re-queued, or failed when out of
+# attempts. Longer than the slowest tile strip of the largest image on the slowest device.
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 900)
+# Least seconds between two progress writes of a running job (also its heartbeat).
+JOB_PROGRESS_INTERVAL = float(os.environ.get("JOB_PROGRESS_INTERVAL", "2.0"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

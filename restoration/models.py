@@ -442,3 +442,107 @@ class EventAgent(AppendOnlyModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "agent", "role"], name="unique_event_agent_role")]
+
+
+# --- Restoration jobs -------------------------------------------------------------------------
+
+
+class JobTask(models.TextChoices):
+    """What a job asks the engine to do; ``restoration.engine`` says which ones it can do now."""
+
+    RESTORE = "restore", "Restore"
+    COLORIZE = "colorize", "Colorize"
+    UPSCALE = "upscale", "Upscale"
+    STYLE = "style", "Style transfer"
+
+
+# The kind of version each task produces.
+TASK_VERSION_KINDS: dict[str, str] = {
+    JobTask.RESTORE: VersionKind.RESTORED,
+    JobTask.COLORIZE: VersionKind.COLORIZED,
+    JobTask.UPSCALE: VersionKind.UPSCALED,
+    JobTask.STYLE: VersionKind.STYLED,
+}
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A job in one of these states stands for its recipe: a second request for the same recipe gets
+# it back (queued or running) or reuses its result (succeeded) instead of computing it again.
+LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class RestorationJobQuerySet(models.QuerySet):
+    def active(self) -> "RestorationJobQuerySet":
+        return self.filter(status__in=ACTIVE_JOB_STATUSES)
+
+
+class RestorationJob(models.Model):
+    """One request to derive a new version from a stored one with the GAN engine.
+
+    Written by ``restoration.jobs`` only: submitted by a curator (admin or API), run by a
+    django-q2 worker, which stores the result through ``services.add_derivative``.
+    ``recipe_key`` is the sha256 of the canonical JSON of (source version, task, parameters
+    that change the output, weights sha256); at most one queued, running or succeeded job holds
+    a given key, so a recipe is computed once even when requests race.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="jobs")
+    source_version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="jobs")
+    task = models.CharField(max_length=20, choices=JobTask.choices)
+    params = models.JSONField(default=dict, blank=True, help_text="Validated parameters, defaults filled in.")
+    recipe_key = models.CharField(max_length=64, db_index=True, editable=False)
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="Fraction done, 0 to 1.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started (retries included).")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running it (progress writes)."
+    )
+    worker_host = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=40, blank=True)
+    result_version = models.OneToOneField(
+        Version, null=True, blank=True, on_delete=models.PROTECT, related_name="produced_by_job"
+    )
+    model_name = models.CharField(max_length=200, blank=True)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds spent per step of the last run.")
+
+    objects = RestorationJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipe_key"], condition=Q(status__in=LIVE_JOB_STATUSES), name="one_live_job_per_recipe"
+            ),
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="job_progress_0_1"),
+            models.CheckConstraint(
+                condition=Q(status=JobStatus.SUCCEEDED, result_version__isnull=False)
+                | (~Q(status=JobStatus.SUCCEEDED) & Q(result_version__isnull=True)),
+                name="job_result_iff_succeeded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.item.identifier} #{self.pk} ({self.status})"
+
+    @property
+    def duration(self):
+        """Run time of the last attempt (a timedelta), or None before it has finished."""
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

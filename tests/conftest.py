@@ -8,6 +8,7 @@ Pillow or OpenCV (16-bit colour, which Pillow cannot write), each with distinct 
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +22,26 @@ _distinct = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """On SQLite, test in a private in-memory database instead of ``var/test_archive.sqlite3``.
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """On SQLite, test in a private database file in a temporary folder of this pytest process
+    instead of ``var/test_archive.sqlite3``.
 
     Several people (and CI jobs) run the suite in one checkout at once; a shared file would be
-    dropped and recreated under each other's feet. PostgreSQL keeps its ``test_<name>`` database.
+    dropped and recreated under each other's feet. A file rather than memory, because the job
+    tests start a real ``qcluster`` process that must open the same database. PostgreSQL keeps
+    its ``test_<name>`` database.
     """
+    import shutil
+    import tempfile
+
     from django.conf import settings
 
-    for db in settings.DATABASES.values():
-        if db["ENGINE"] == "django.db.backends.sqlite3":
-            db.setdefault("TEST", {})["NAME"] = None  # Django then uses a shared-cache memory database
+    folder = tempfile.mkdtemp(prefix="archive-test-db-")
+    for alias, db in settings.DATABASES.items():
+        if db["ENGINE"] == "django.db.backends.sqlite3" and not os.environ.get("SQLITE_TEST_NAME"):
+            db.setdefault("TEST", {})["NAME"] = str(Path(folder) / f"test_{alias}.sqlite3")
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

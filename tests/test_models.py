@@ -172,4 +172,5 @@ def test_curators_group_has_the_contract_permissions():
         "add_item", "change_item", "view_item", "ingest_item",
         "add_version", "change_version", "view_version",
         "view_provenanceevent", "view_agent",
+        "add_restorationjob", "change_restorationjob", "view_restorationjob",  # migration 0004
     }
