@@ -35,32 +35,33 @@ class ClassicalParams:
     speck_threshold: float = 0.15  # |luminance - median| above which a pixel is a speck ...
     speck_sigmas: float = 6.0  # ... or this many noise sigmas, whichever is larger
     line_length: int = 11  # length (px) of the line averaging used to find scratches
-    line_threshold: float = 0.1  # mean deviation along a line above which it is a scratch ...
+    line_threshold: float = 0.15  # mean deviation along a line above which it is a scratch ...
     line_sigmas: float = 3.0  # ... or this many noise sigmas of the line average
     activity_window: int = 15  # window (px) of the local mean |deviation| ("texture activity")
-    speck_contrast: float = 10.0  # a speck deviates this many times more than its neighbourhood
-    line_contrast: float = 3.0  # a scratch's line average exceeds the activity by this factor
+    speck_contrast: float = 14.0  # a speck deviates this many times more than its neighbourhood
+    line_contrast: float = 4.0  # a scratch's line average exceeds the activity by this factor
     line_orthogonal: float = 2.0  # ... and the average across it by this factor
-    min_line_length: int = 60  # scratches are long: shorter line detections are image detail
+    min_line_length: int = 80  # scratches are long: shorter line detections are image detail
     extreme_window: int = 15  # window (px) of the surroundings a defect must stand out from
     extreme_margin: float = 0.03  # by at least this much beyond their brightest / darkest
     density_window: int = 31  # window (px) of the local density of detections
     max_density: float = 0.03  # speck detections denser than this are texture, not defects
-    max_line_density: float = 0.06  # line detections denser than this are a line pattern
+    max_line_density: float = 0.05  # line detections denser than this are a line pattern
     max_defect_fraction: float = 0.03  # above this, keep only the strongest deviations
     inpaint_radius: float = 3.0  # Telea inpainting neighbourhood (px)
     # --- denoising ---
     min_sigma_255: float = 2.0  # below this estimated noise level (8-bit units) skip denoising
-    h_per_sigma: float = 0.9  # non-local means strength h = h_per_sigma * sigma (8-bit units)
-    h_colour_per_sigma: float = 0.9  # strength of the chroma smoothing (colour images)
+    h_per_sigma: float = 0.6  # non-local means strength h = h_per_sigma * sigma (8-bit units)
+    h_colour_per_sigma: float = 0.6  # strength of the chroma smoothing (colour images)
     template_window: int = 7  # NLM patch size
     search_window: int = 21  # NLM search window
     # --- levels and colour ---
     low_percentile: float = 0.5  # per-channel black point
     high_percentile: float = 99.5  # per-channel white point
     levels_median: int = 0  # median filter (px) before measuring the percentiles (0 = none)
-    levels_black: float = 0.06  # black points above this are pulled down to it (never raised)
-    levels_white: float = 0.94  # white points below this are pushed up to it (never lowered)
+    levels_black: float = 0.08  # black points above this are pulled down to it (never raised)
+    levels_white: float = 0.92  # white points below this are pushed up to it (never lowered)
+    levels_strength: float = 0.5  # fraction of the way to those targets (1 = all the way)
     channel_independence: float = 1.0  # 1 = per-channel levels ("auto colour"), 0 = joint
     min_range: float = 0.1  # never stretch a channel whose percentile range is below this
     gray_world: float = 0.0  # 0 = off, 1 = full gray-world white balance after the stretch
@@ -183,8 +184,8 @@ def _auto_levels(x: np.ndarray, p: ClassicalParams) -> np.ndarray:
     span = np.maximum(hi - lo, p.min_range)
     # Clean photographs rarely span exactly [0, 1] (fog, low key, soft prints): stretch only as
     # far as plausible clean levels, so a well-exposed image is left as it is.
-    black = np.minimum(lo, p.levels_black)
-    white = np.maximum(lo + span, p.levels_white)
+    black = lo - p.levels_strength * np.maximum(lo - p.levels_black, 0.0)
+    white = (lo + span) + p.levels_strength * np.maximum(p.levels_white - (lo + span), 0.0)
     out = black + (x - lo) * ((white - black) / span)
     if p.gray_world > 0 and x.shape[2] == 3:
         means = out.reshape(-1, 3).mean(axis=0)
