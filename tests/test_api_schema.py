@@ -39,6 +39,10 @@ def test_schema_names_every_endpoint(schema):
         "/api/versions/{id}/thumbnail/": {"get"},
         "/api/versions/{id}/access/": {"get"},
         "/api/token/": {"post"},
+        "/api/items/{id}/jobs/": {"post"},
+        "/api/jobs/": {"get"},
+        "/api/jobs/{id}/": {"get"},
+        "/api/jobs/{id}/cancel/": {"post"},
     } == {path: set(ops) - {"parameters"} for path, ops in schema["paths"].items()}
 
 
@@ -77,6 +81,7 @@ def test_api_root_lists_the_list_endpoints(anon_client):
     assert response.json() == {
         "collections": "http://testserver/api/collections/",
         "items": "http://testserver/api/items/",
+        "jobs": "http://testserver/api/jobs/",
     }
 
 

@@ -7,7 +7,7 @@ grants nothing here.
 
 from __future__ import annotations
 
-from rest_framework.permissions import DjangoModelPermissionsOrAnonReadOnly
+from rest_framework.permissions import BasePermission, DjangoModelPermissionsOrAnonReadOnly
 
 
 class CuratorWritePermissions(DjangoModelPermissionsOrAnonReadOnly):
@@ -40,3 +40,24 @@ class ItemWritePermissions(CuratorWritePermissions):
         **CuratorWritePermissions.perms_map,
         "POST": ["%(app_label)s.add_%(model_name)s", "%(app_label)s.ingest_%(model_name)s"],
     }
+
+
+class JobPermissions(BasePermission):
+    """Restoration jobs are the curators' business, reads included (they name who asked).
+
+    Reading needs ``view_restorationjob``, queueing (``POST /api/items/{id}/jobs/``)
+    ``add_restorationjob``, cancelling ``change_restorationjob``; the "Curators" group has all
+    three. Anonymous requests get 401, other accounts 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            needed = "view"
+        elif getattr(view, "action", None) == "cancel":
+            needed = "change"
+        else:
+            needed = "add"
+        return user.has_perm(f"restoration.{needed}_restorationjob")

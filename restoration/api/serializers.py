@@ -1,7 +1,8 @@
 """JSON shapes of the API. Every serializer lists its fields; the names are the models' names.
 
 Writes never save through a serializer: the views hand validated data to
-``restoration.services`` (ingest, metadata edits), which write the rows, files and events.
+``restoration.services`` (ingest, metadata edits) and ``restoration.jobs`` (restoration jobs),
+which write the rows, files and events.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from restoration.models import (
     EventAgent,
     EventObject,
     Item,
+    JobStatus,
     ProvenanceEvent,
+    RestorationJob,
     Version,
     VersionKind,
 )
@@ -286,3 +289,75 @@ class ErrorSerializer(serializers.Serializer):
 class DuplicateErrorSerializer(ErrorSerializer):
     existing_item = serializers.IntegerField(allow_null=True, help_text="Id of the item holding the same content.")
     existing_version = serializers.IntegerField(allow_null=True, help_text="Id of that version.")
+
+
+# --- Restoration jobs -------------------------------------------------------------------------
+
+
+class JobRequestSerializer(serializers.Serializer):
+    """Input of ``POST /api/items/{id}/jobs/``. Only the shape is checked here; the task, its
+    parameters and the source version are checked by ``restoration.jobs.submit_job`` (400 with
+    code ``unknown_task``, ``task_unavailable``, ``invalid_parameters`` or ``invalid_source``)."""
+
+    task = serializers.CharField(help_text="restore (colorize, upscale, style once the engine provides them).")
+    params = serializers.JSONField(
+        required=False, default=dict,
+        help_text="Parameters of the task, e.g. {\"strength\": 0.8, \"tile\": 512, \"seed\": 0}.",
+    )
+    source_version = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Id of a version of this item; default: the original."
+    )
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A restoration job: its state, and once it succeeded, the derivative it produced."""
+
+    url = serializers.SerializerMethodField()
+    item_identifier = serializers.CharField(source="item.identifier", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True, default=None)
+    duration_seconds = serializers.SerializerMethodField()
+    result_version = VersionSerializer(read_only=True, allow_null=True)
+    cancel_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RestorationJob
+        fields = [
+            "id",
+            "url",
+            "item",
+            "item_identifier",
+            "source_version",
+            "task",
+            "params",
+            "status",
+            "progress",
+            "error",
+            "attempts",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "worker_host",
+            "device",
+            "model_name",
+            "weights_sha256",
+            "result_version",
+            "cancel_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, job: RestorationJob) -> str:
+        return _absolute(self, reverse("job-detail", args=[job.pk]))
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_duration_seconds(self, job: RestorationJob) -> float | None:
+        duration = job.duration
+        return round(duration.total_seconds(), 3) if duration is not None else None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_cancel_url(self, job: RestorationJob) -> str | None:
+        if job.status != JobStatus.QUEUED:
+            return None
+        return _absolute(self, reverse("job-cancel", args=[job.pk]))

@@ -10,6 +10,7 @@ router = DefaultRouter()
 router.register("collections", views.CollectionViewSet, basename="collection")
 router.register("items", views.ItemViewSet, basename="item")
 router.register("versions", views.VersionViewSet, basename="version")
+router.register("jobs", views.JobViewSet, basename="job")
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="api-token"),

@@ -1,5 +1,5 @@
 """REST endpoints: collections, items (ingest by upload, metadata edits), versions and their
-files, and each item's PREMIS provenance.
+files, each item's PREMIS provenance, and restoration jobs.
 
 Visibility: anonymous users see public collections and ``Item.objects.visible_to(user)``;
 authenticated users see everything. Writes need Django model permissions (the "Curators"
@@ -31,19 +31,21 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from restoration import services
-from restoration.models import Collection, EventAgent, Item, ProvenanceEvent, Version
+from restoration import jobs, services
+from restoration.models import Collection, EventAgent, Item, JobStatus, JobTask, ProvenanceEvent, RestorationJob, Version
 
 from .exceptions import Conflict, InputError
 from .filters import CollectionFilter, ItemFilter
 from .pagination import ArchivePagination
-from .permissions import CuratorWritePermissions, ItemWritePermissions
+from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions
 from .serializers import (
     CollectionSerializer,
     DuplicateErrorSerializer,
     ErrorSerializer,
     ItemIngestSerializer,
     ItemSerializer,
+    JobRequestSerializer,
+    JobSerializer,
     ProvenanceEventSerializer,
     VersionSerializer,
 )
@@ -119,7 +121,7 @@ class ItemViewSet(
 
     def get_queryset(self) -> QuerySet[Item]:
         queryset = visible_items(self.request.user)
-        if self.action in ("versions", "provenance"):
+        if self.action in ("versions", "provenance", "queue_job"):
             return queryset  # only the item's visibility is looked up there
         return queryset.prefetch_related(_versions_prefetch())
 
@@ -207,6 +209,47 @@ class ItemViewSet(
         page = self.paginate_queryset(queryset)
         data = ProvenanceEventSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
+
+
+    @extend_schema(
+        summary="Queue a restoration job on the item (curators)",
+        description=(
+            "Body: `{\"task\": \"restore\", \"params\": {...}, \"source_version\": <id>}` "
+            "(`source_version` defaults to the original). Returns **202** with the queued job, or "
+            "the job already queued or running for the same recipe (source version, task, "
+            "parameters, weights); **200** with the finished job when that recipe already "
+            "succeeded (its `result_version` is reused, nothing is recomputed). 400 codes: "
+            "`unknown_task`, `task_unavailable`, `invalid_parameters`, `invalid_source`. "
+            "Poll `url` (`GET /api/jobs/{id}/`) for progress."
+        ),
+        request=JobRequestSerializer,
+        responses={
+            202: OpenApiResponse(JobSerializer, description="Queued (new, or the same recipe in progress)."),
+            200: OpenApiResponse(JobSerializer, description="The recipe already succeeded: its result is reused."),
+            **ERRORS_WRITE,
+            **ERRORS_READ,
+        },
+        filters=False,
+    )
+    @action(
+        detail=True, methods=["post"], url_path="jobs", url_name="jobs", permission_classes=[JobPermissions],
+        parser_classes=[parsers.JSONParser], filter_backends=[],
+    )
+    def queue_job(self, request: Request, pk: str | None = None) -> Response:
+        item = self.get_object()
+        serializer = JobRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            submission = jobs.submit_job(
+                item, task=data["task"], params=data.get("params"), source_version=data.get("source_version"),
+                user=request.user,
+            )
+        except jobs.JobError as err:
+            raise InputError(err.field, err.message, code=err.code) from err
+        body = JobSerializer(_job_queryset().get(pk=submission.job.pk), context=self.get_serializer_context()).data
+        code = status.HTTP_200_OK if submission.reused else status.HTTP_202_ACCEPTED
+        return Response(body, status=code, headers={"Location": body["url"]})
 
 
 def _refuse_oversized_body(request: Request) -> None:
@@ -371,3 +414,63 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def access(self, request: Request, pk: str | None = None):
         return self._display(request, "access_file")
+
+
+# --- Restoration jobs -------------------------------------------------------------------------
+
+
+def _job_queryset() -> QuerySet[RestorationJob]:
+    return RestorationJob.objects.select_related(
+        "item", "requested_by", "result_version__created_by", "result_version__item"
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Restoration jobs, newest first (curators)",
+        parameters=[
+            OpenApiParameter("status", str, enum=JobStatus.values),
+            OpenApiParameter("task", str, enum=JobTask.values),
+            OpenApiParameter("item", int, description="Item id."),
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="One restoration job: status, progress, error, and its result version with the file URL",
+        responses={200: JobSerializer, **ERRORS_READ},
+    ),
+)
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Restoration jobs, queued with ``POST /api/items/{id}/jobs/`` and run by django-q2 workers."""
+
+    queryset = RestorationJob.objects.all()
+    serializer_class = JobSerializer
+    permission_classes = [JobPermissions]
+    pagination_class = ArchivePagination
+    filterset_fields = ["status", "task", "item"]
+    ordering_fields = ["created_at", "finished_at", "status", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self) -> QuerySet[RestorationJob]:
+        return _job_queryset()
+
+    @extend_schema(
+        summary="Cancel a queued job (curators)",
+        description="A worker that picks the job up later does nothing. A job that is already running or "
+        "finished cannot be cancelled: 409 `not_cancellable`.",
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The job is not queued."),
+            **ERRORS_WRITE,
+            **ERRORS_READ,
+        },
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        try:
+            jobs.cancel_job(job, user=request.user)
+        except jobs.JobError as err:
+            raise Conflict(err.message, code=err.code) from err
+        return Response(JobSerializer(_job_queryset().get(pk=job.pk), context=self.get_serializer_context()).data)
