@@ -1,9 +1,12 @@
-"""The archive's admin: items with their versions and provenance, collections, read-only events.
+"""The archive's admin: items with their versions and provenance, collections, read-only events,
+and restoration jobs.
 
-Every staff account may view; Curators (migration 0002) add, ingest and edit. Items are created
-only by ingesting an image (the add form's upload goes through ``services.ingest_upload``),
-metadata edits go through ``services.update_item_metadata`` (recording an event), and nothing
-archival is deleted. Provenance is browsable and never editable.
+Every staff account may view; Curators (migrations 0002 and 0004) add, ingest, edit and queue
+jobs. Items are created only by ingesting an image (the add form's upload goes through
+``services.ingest_upload``), metadata edits go through ``services.update_item_metadata``
+(recording an event), and nothing archival is deleted. Provenance is browsable and never
+editable. Restoration actions on items and versions hand the work to ``restoration.jobs``; an
+item's page shows its original and derivatives side by side.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
-from restoration import services
+from restoration import engine, jobs, services
 from restoration.forms import ItemChangeForm, ItemIngestForm
 from restoration.models import (
     DUBLIN_CORE_FIELDS,
@@ -26,7 +30,10 @@ from restoration.models import (
     Collection,
     EventAgent,
     Item,
+    JobStatus,
+    JobTask,
     ProvenanceEvent,
+    RestorationJob,
     Version,
     VersionKind,
 )
@@ -82,6 +89,51 @@ def _agents(event: ProvenanceEvent) -> str:
 
 def _events_with_agents(queryset: QuerySet) -> QuerySet:
     return queryset.prefetch_related(Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent")))
+
+
+# --- Restoration actions (items and versions) -------------------------------------------------------
+
+
+def _queue_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, task: str) -> None:
+    """Queues one ``task`` job per selected item (on its original) or version, and says what happened."""
+    sources = queryset.select_related("item") if queryset.model is Version else queryset
+    outcome = jobs.submit_many(sources, task=task, user=request.user)
+    label = JobTask(task).label
+    counts = (
+        f"{label}: {len(outcome['queued'])} job(s) queued, {len(outcome['reused'])} reused "
+        f"(already done), {len(outcome['in_progress'])} already queued or running."
+    )
+    modeladmin.message_user(request, counts, messages.SUCCESS if not outcome["refused"] else messages.WARNING)
+    for source, message in outcome["refused"]:
+        modeladmin.message_user(request, f"{source}: {message}", messages.ERROR)
+
+
+def _job_action(task: str):
+    def action(modeladmin, request, queryset) -> None:
+        _queue_jobs(modeladmin, request, queryset, task)
+
+    action.__name__ = f"queue_{task}"
+    label = JobTask(task).label
+    return admin.action(permissions=["run_jobs"], description=f"{label} (one job per selected %(verbose_name)s)")(action)
+
+
+# One action per task; ``JobActionsMixin.get_actions`` keeps those the engine can run now.
+JOB_ACTIONS = [_job_action(task) for task in JobTask.values]
+
+
+class JobActionsMixin:
+    """Restoration actions for Curators (``add_restorationjob``), for the tasks available now."""
+
+    def has_run_jobs_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("restoration.add_restorationjob")
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        available = set(engine.available_tasks())
+        for task in JobTask.values:
+            if task not in available:
+                actions.pop(f"queue_{task}", None)
+        return actions
 
 
 # --- Items --------------------------------------------------------------------------------------
@@ -140,13 +192,13 @@ class ProvenanceEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(StaffMayViewMixin, admin.ModelAdmin):
+class ItemAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
     list_display_links = ("identifier",)
     list_select_related = ("collection",)
     list_filter = ("collection", VersionKindFilter)
     search_fields = ("identifier", "title", "description")
-    actions = None  # nothing archival is deleted, and edits go one item at a time
+    actions = JOB_ACTIONS  # nothing archival is deleted, and edits go one item at a time
     add_fieldsets = (
         (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
         ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),
@@ -195,6 +247,36 @@ class ItemAdmin(StaffMayViewMixin, admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return [VersionInline, ProvenanceEventInline] if obj is not None else []
 
+    def get_urls(self):
+        prefer = self.admin_site.admin_view(require_POST(self.prefer_version_view))
+        return [
+            path("<int:pk>/prefer/<int:version_id>/", prefer, name="restoration_item_prefer_version"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Adds the item's versions side by side and its latest jobs (a panel above the form, not an
+        inline: the form posts no formset for it; template admin/restoration/item/change_form.html)."""
+        pk = int(object_id) if str(object_id).isdigit() else None
+        versions = Version.objects.filter(item_id=pk).select_related("produced_by_job").order_by("created_at", "id")
+        recent_jobs = RestorationJob.objects.filter(item_id=pk).select_related("requested_by")[:10]
+        extra_context = {
+            **(extra_context or {}),
+            "versions_side_by_side": list(versions),
+            "recent_jobs": list(recent_jobs),
+            "can_prefer_version": request.user.has_perm("restoration.change_version"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def prefer_version_view(self, request, pk: int, version_id: int) -> HttpResponseRedirect:
+        """POST: makes the version its item's preferred one (``services.set_preferred_version``)."""
+        if not request.user.has_perm("restoration.change_version"):
+            raise PermissionDenied
+        version = get_object_or_404(Version, pk=version_id, item_id=pk)
+        services.set_preferred_version(version, user=request.user)
+        self.message_user(request, f"Version {version.pk} ({version.kind}) is now the preferred version.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:restoration_item_change", args=[pk]))
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ItemChangeForm if obj is not None else ItemIngestForm
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -220,13 +302,13 @@ class ItemAdmin(StaffMayViewMixin, admin.ModelAdmin):
 
 
 @admin.register(Version)
-class VersionAdmin(StaffMayViewMixin, admin.ModelAdmin):
+class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "item", "kind", "is_preferred", "bytes", "sha256", "created_at")
     list_display_links = ("item",)
     list_select_related = ("item",)
     list_filter = ("kind", "is_preferred", "mime_type")
     search_fields = ("item__identifier", "sha256", "original_filename")
-    actions = ["make_preferred"]
+    actions = ["make_preferred", *JOB_ACTIONS]
     fields = (
         "thumbnail_large", "item", "kind", "parent", "is_preferred", "file_link", "original_filename", "sha256",
         "bytes", "width", "height", "mode", "bit_depth", "mime_type", "page_count", "access_link", "created_by",
@@ -353,3 +435,88 @@ class AgentAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("name", "version")
     fields = ("agent_type", "name", "version", "user", "detail")
     readonly_fields = fields
+
+
+# --- Restoration jobs ------------------------------------------------------------------------------
+
+
+@admin.register(RestorationJob)
+class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
+    """Jobs are read-only here (they are written by ``restoration.jobs``); Curators may retry failed
+    ones and cancel queued ones."""
+
+    list_display = ("id", "item", "task", "status", "progress_bar", "requested_by", "created_at", "run_time",
+                    "result")
+    list_display_links = ("id",)
+    list_filter = ("status", "task")
+    list_select_related = ("item", "requested_by")
+    search_fields = ("item__identifier", "recipe_key")
+    actions = ["retry_failed", "cancel_queued"]
+    fields = (
+        "item", "source_version", "task", "params", "status", "progress", "error", "attempts", "requested_by",
+        "created_at", "started_at", "finished_at", "heartbeat_at", "worker_host", "device", "result_version",
+        "model_name", "weights_sha256", "recipe_key", "timings",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs come from the restoration actions and the API
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_manage_permission(self, request) -> bool:
+        return request.user.has_perm("restoration.change_restorationjob")
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_bar(self, job: RestorationJob) -> str:
+        return format_html('<progress value="{}" max="1"></progress> {}%', job.progress, round(job.progress * 100))
+
+    @admin.display(description="duration")
+    def run_time(self, job: RestorationJob) -> str:
+        duration = job.duration
+        return f"{duration.total_seconds():.1f} s" if duration is not None else "-"
+
+    @admin.display(description="result")
+    def result(self, job: RestorationJob) -> str:
+        if job.result_version_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">version {}</a>',
+            reverse("admin:restoration_version_change", args=[job.result_version_id]),
+            job.result_version_id,
+        )
+
+    @admin.action(permissions=["manage"], description="Retry selected failed jobs")
+    def retry_failed(self, request, queryset) -> None:
+        queued = reused = skipped = 0
+        for job in queryset.select_related("item", "source_version"):
+            if job.status != JobStatus.FAILED:
+                skipped += 1
+                continue
+            try:
+                submission = jobs.retry_job(job, user=request.user)
+            except jobs.JobError as exc:
+                self.message_user(request, f"Job {job.pk}: {exc.message}", messages.ERROR)
+                continue
+            queued += submission.created
+            reused += not submission.created
+        self.message_user(
+            request,
+            f"{queued} job(s) queued again, {reused} already queued, running or done; {skipped} not failed (skipped).",
+            messages.SUCCESS,
+        )
+
+    @admin.action(permissions=["manage"], description="Cancel selected queued jobs")
+    def cancel_queued(self, request, queryset) -> None:
+        cancelled = skipped = 0
+        for job in queryset:
+            try:
+                jobs.cancel_job(job, user=request.user)
+                cancelled += 1
+            except jobs.JobError:
+                skipped += 1
+        self.message_user(request, f"{cancelled} job(s) cancelled; {skipped} not queued (skipped).", messages.SUCCESS)
