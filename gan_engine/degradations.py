@@ -1027,7 +1027,7 @@ def degrade_for_eval(image, seed: int, gray: bool) -> np.ndarray:
     image: (H, W, 3) float32 [0, 1] -> (H, W, 3) float32 [0, 1]. The caller decides which images
     are grey prints; the convention of ``bench/classical.py`` and the evaluate command is: files
     sorted by name, image i gets ``seed = base_seed + i`` and is a grey print when i is odd, grey
-    prints scored on luminance (``metrics.psnr(..., on="luminance")``) against the clean image.
+    prints scored on the BT.601 Y channel (``metrics.psnr(..., on="y")``) against the clean image.
     """
     aged, _ = age_image(image, int(seed), eval_config(gray))
     return aged
