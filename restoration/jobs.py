@@ -270,13 +270,13 @@ class _ProgressWriter:
     """``progress(fraction)`` for the engine: writes progress and heartbeat at most every
     ``interval`` seconds, and raises ``JobLost`` when the run no longer owns its job."""
 
-    def __init__(self, job_id: int, attempt: int, interval: float) -> None:
-        self.job_id, self.attempt, self.interval = job_id, attempt, interval
-        self.last = time.monotonic()
+    def __init__(self, job_id: int, attempt: int, interval: float, *, clock=time.monotonic) -> None:
+        self.job_id, self.attempt, self.interval, self.clock = job_id, attempt, interval, clock
+        self.last = clock()
         self.writes = 0
 
     def __call__(self, fraction: float) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self.last < self.interval:
             return
         self.last = now

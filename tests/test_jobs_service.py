@@ -290,12 +290,11 @@ def test_weights_replaced_after_queueing_fail_the_job(gan_settings, settings, or
 # --- Progress and the reaper ---------------------------------------------------------------------
 
 
-def test_progress_writes_are_throttled(gan_settings, original, curator, monkeypatch):
+def test_progress_writes_are_throttled(gan_settings, original, curator):
     job = jobs.submit_job(original().item, task="restore", user=curator).job
     assert jobs._claim(job.pk)
     clock = iter([100.0, 100.1, 100.5, 102.5, 102.6, 105.0])
-    monkeypatch.setattr(jobs.time, "monotonic", lambda: next(clock))
-    writer = jobs._ProgressWriter(job.pk, attempt=1, interval=2.0)  # created at t = 100
+    writer = jobs._ProgressWriter(job.pk, attempt=1, interval=2.0, clock=lambda: next(clock))  # created at t = 100
     for fraction in (0.1, 0.2, 0.3, 0.4, 0.5):  # at t = 100.1, 100.5, 102.5, 102.6, 105
         writer(fraction)
     assert writer.writes == 2
