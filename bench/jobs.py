@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gan_engine import checkpoints, networks
     from restoration import jobs, services
-    from restoration.models import JobStatus, RestorationJob
+    from restoration.models import JobStatus
 
     call_command("migrate", verbosity=0)
     torch.manual_seed(0)

@@ -198,7 +198,7 @@ class ItemAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_select_related = ("collection",)
     list_filter = ("collection", VersionKindFilter)
     search_fields = ("identifier", "title", "description")
-    actions = JOB_ACTIONS  # nothing archival is deleted, and edits go one item at a time
+    actions = JOB_ACTIONS  # restoration only: nothing archival is deleted, and edits go one item at a time
     add_fieldsets = (
         (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
         ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),

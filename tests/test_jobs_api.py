@@ -15,7 +15,6 @@ from tests.api_fixtures import (  # noqa: F401 (fixtures)
     reader,
     reader_client,
     staff_client,
-    token_client,
 )
 from tests.job_fixtures import enqueued, gan_settings, tiny_weights  # noqa: F401 (fixtures)
 
