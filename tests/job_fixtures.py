@@ -42,7 +42,7 @@ def gan_settings(settings, tiny_weights, tmp_path) -> Path:
         "style": tmp_path / "none" / "style.safetensors",
     }
     settings.GAN_DEVICE = "cpu"
-    settings.GAN_THREADS = 1
+    settings.GAN_THREADS = 0  # leave the test process's own torch threads alone (see test_jobs_service)
     settings.GAN_TILE = 64
     settings.JOB_MAX_ATTEMPTS = 3
     settings.JOB_PROGRESS_INTERVAL = 0.0

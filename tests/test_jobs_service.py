@@ -362,3 +362,50 @@ def test_retry_submits_a_failed_recipe_as_a_new_job(gan_settings, original, cura
     assert retried.created and retried.job.pk != job.pk and retried.job.recipe_key == job.recipe_key
     with pytest.raises(jobs.JobError):
         jobs.retry_job(retried.job, user=curator)
+
+
+# --- Worker processes -----------------------------------------------------------------------------
+
+
+def test_the_reaper_is_scheduled_every_minute_by_a_migration():
+    from django_q.models import Schedule
+
+    from restoration import tasks
+
+    schedule = Schedule.objects.get(func="restoration.tasks.reap_stale_jobs")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+    assert tasks.reap_stale_jobs() == "0 re-queued, 0 failed, 0 queued job(s) sent again"
+
+
+def test_loading_the_app_does_not_import_torch(tmp_path, settings):
+    """qcluster sets Django up in its parent process, then forks its workers: PyTorch must not
+    be there before the fork (the worker imports it with its first job)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, django; django.setup(); "
+        "import restoration.admin, restoration.jobs, restoration.tasks, restoration.api.urls, django_q.cluster; "
+        "from django.urls import get_resolver; get_resolver().url_patterns; "
+        "print(sorted(m for m in ('torch', 'gan_engine.inference', 'gan_engine.checkpoints') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "archive_site.settings", "ARCHIVE_VAR_DIR": str(tmp_path),
+           "DJANGO_SECRET_KEY": settings.SECRET_KEY}
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_torch_threads_come_from_settings_once_per_process(settings, monkeypatch):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(engine, "_torch_configured", False)
+    settings.GAN_THREADS = 3
+    engine._configure_torch()
+    engine._configure_torch()
+    assert calls == [3]
