@@ -24,7 +24,7 @@ from django.db import connection
 
 from restoration import jobs, xmp
 from restoration.models import EventObject, JobStatus, ProvenanceEvent, RestorationJob, Version
-from tests.api_fixtures import api_media, curator_client, fast_password_hasher, ingest_item  # noqa: F401
+from tests.api_fixtures import api_media, curator_client, fast_password_hasher, image_bytes, ingest_item  # noqa: F401
 from tests.job_fixtures import gan_settings, stored_path, tiny_weights  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def test_a_job_submitted_through_the_api_is_run_by_a_real_worker(start_cluster, 
 
 
 def test_a_killed_worker_does_not_leave_its_job_running(start_cluster, ingest_item, curator, archive_state, settings):
-    source = ingest_item("glass-plate-13")
+    source = ingest_item("glass-plate-13", data=image_bytes(size=(96, 64)))  # ~80 tiles of 16 px: ~25 s slowed
     cluster = start_cluster(slow=True)
     job = jobs.submit_job(source.item, task="restore", params={"tile": 16}, user=curator).job
     before = archive_state()
