@@ -190,7 +190,7 @@ def _set_rng_state(state: dict[str, Any], np_rng: np.random.Generator) -> None:
 
 
 def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
-          feature_net, elapsed_s: float, best_step: int | None) -> dict:
+          feature_net, elapsed_s: float, best_step: int | None, commands: list[str]) -> dict:
     """The model card: how to rebuild the generator and how it was made."""
     cfg = asdict(config)
     return {
@@ -204,6 +204,7 @@ def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
             "scale_range": list(config.scale_range),
         },
         "command": config.command,
+        "commands": commands,  # every session of the run: the first command, then each resume
         "train_config": cfg,
         "steps": step,
         "best_step": best_step,
@@ -308,20 +309,23 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     def save_state() -> None:
         checkpoints.save_training_state(out / STATE_FILE, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
                     "opt_d": opt_d.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-                    "step": step, "best": best, "adv_began": adv_began,
+                    "step": step, "best": best, "adv_began": adv_began, "commands": commands,
                     "elapsed_s": elapsed_before + time.time() - t_start, "history": history, "rng": _rng_state(np_rng),
                     "config": asdict(config)})
 
     def save_model(name: str, val_metrics: dict | None) -> Path:
         card = _card(config, step=step, history=history, val=val_metrics, feature_net=feature_net,
-                     elapsed_s=elapsed_before + time.time() - t_start, best_step=best["step"])
+                     elapsed_s=elapsed_before + time.time() - t_start, best_step=best["step"],
+                     commands=commands)
         return checkpoints.save_checkpoint(out / name, ema if ema is not None else G, card)
 
     elapsed_before = 0.0  # seconds spent in earlier sessions of this run (resume)
     adv_began = None  # step at which the adversarial phase began
+    commands = [config.command]
     if config.resume:
         elapsed_before = float(state.get("elapsed_s", 0.0))
         adv_began = state.get("adv_began")
+        commands = list(state.get("commands") or [state.get("config", {}).get("command", "")]) + commands
 
     def run_progress() -> float:
         p = step / config.steps

@@ -49,13 +49,15 @@ def test_card_describes_the_run(tmp_path):
 def test_resume_continues_from_the_saved_step(tmp_path):
     config = tiny_config(tmp_path, steps=3)
     training.train(config)
-    state = torch.load(tmp_path / "run" / "state.pt", weights_only=False)
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["step"] == 3
     steps = []
     training.train(replace(config, steps=5, resume=str(tmp_path / "run")),
                    on_step=lambda step, parts: steps.append(step))
     assert steps == [4, 5]
-    assert torch.load(tmp_path / "run" / "state.pt", weights_only=False)["step"] == 5
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 5
+    card = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert card["steps"] == 5 and len(card["commands"]) == 2  # the first session and the resume
 
 
 def test_init_from_weights(tmp_path):
