@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 
 import pytest
 from django.core.management import call_command
@@ -149,3 +150,21 @@ def test_help_documents_the_csv_columns():
     text = parser.format_help()
     for column in ("filename", "identifier", "title", "creator", "rights", "is_public"):
         assert f"  {column}" in text
+
+
+
+def test_hostile_names_on_disk_are_recorded_sanitised(archive_dirs, make_image):
+    # Given file names with an escape sequence and a bell, decomposed Unicode, and 230 bytes
+    root = archive_dirs.work / "hostile"
+    make_image("scan\x1b[31mre\u0301d\x07.png", directory=root, size=(64, 48))
+    make_image("e\u0301" * 76 + ".png", directory=root, size=(48, 64))
+
+    out, _ = run(root)
+
+    # Then both are ingested under names free of control characters, in NFC, within the limit
+    assert "Ingested: 2" in out
+    names = sorted(Version.objects.values_list("original_filename", flat=True))
+    assert "scan[31mr\u00e9d.png" in names
+    assert ("\u00e9" * 76 + ".png") in names
+    assert all(unicodedata.is_normalized("NFC", name) and len(name) <= 200 for name in names)
+    assert not any(ord(ch) < 32 or ord(ch) == 127 for name in names for ch in name)
