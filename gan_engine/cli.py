@@ -96,6 +96,8 @@ def cmd_train(args) -> int:
         overrides["generator_config"] = json.loads(args.generator_config)
     if args.discriminator_config:
         overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    if args.aging:
+        overrides["aging"] = json.loads(args.aging)
     config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
                          resume=args.resume, init=args.init, device=args.device,
                          progress=not args.no_progress,
@@ -200,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generator-config", help="generator keyword config as JSON")
     p.add_argument("--discriminator", help="discriminator name (networks.DISCRIMINATORS)")
     p.add_argument("--discriminator-config", help="discriminator keyword config as JSON")
+    p.add_argument("--aging", help="AgingConfig overrides for the training pairs, as JSON (e.g. '{\"p_clean\": 0.3}')")
     p.add_argument("--val-every", dest="val_every", type=int, help="steps between validations")
     p.add_argument("--time-limit", dest="time_limit_s", type=float, help="stop after this many seconds")
     p.add_argument("--threads", type=int, help="torch CPU threads")

@@ -18,6 +18,7 @@ holds ``last.safetensors`` / ``best.safetensors`` (+ their JSON model cards), ``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints, data, losses, metrics, networks
+from gan_engine import checkpoints, data, degradations, losses, metrics, networks
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class TrainConfig:
     val_seed: int = 12345  # seed of the fixed aged validation set (independent of `seed`)
     max_side: int = 512  # cached images are shrunk to this long side (RAM, and close to eval scale)
     scale_range: tuple[float, float] = (0.5, 1.0)  # random rescale of a crop's source region
+    aging: dict = field(default_factory=dict)  # overrides of degradations.AgingConfig for training pairs
+    # (e.g. {"p_clean": 0.3}: more nearly clean examples teach G to leave a good photo alone)
     crop: int = 112  # training crop side (px); a multiple of the generator's size_multiple
     batch: int = 12  # crops per step
     # --- models ---
@@ -199,7 +202,8 @@ def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
         "trained_on": {
             "folders": [str(Path(d).resolve()) for d in config.data],
             "validation": [str(p) for p in _validation_paths(config)[0]],
-            "degradations": "gan_engine.degradations.age_image (default AgingConfig), applied on the fly",
+            "degradations": "gan_engine.degradations.age_image, applied on the fly, AgingConfig overrides: "
+                            + json.dumps(config.aging),
             "crop": config.crop, "batch": config.batch, "max_side": config.max_side,
             "scale_range": list(config.scale_range),
         },
@@ -280,7 +284,11 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     val_paths, holdout = _validation_paths(config)
     pools = [data.ImagePool.load(folder, max_side=config.max_side, exclude=holdout, min_side=config.crop // 2)
              for folder in config.data]
-    sampler = data.PairSampler(pools, crop=config.crop, scale_range=config.scale_range)
+    try:
+        aging = dataclasses.replace(degradations.AgingConfig(), **config.aging)
+    except TypeError as exc:
+        raise ValueError(f"aging overrides {config.aging}: {exc}") from None
+    sampler = data.PairSampler(pools, crop=config.crop, scale_range=config.scale_range, aging=aging)
     val_set = data.validation_set(val_paths, seed=config.val_seed, size=config.val_size,
                                   max_side=config.max_side)
     log.info("validation: %d held-out images", len(val_set))
