@@ -29,32 +29,13 @@ import torch
 from torch import nn
 
 from . import __version__
+from .cards import FORMAT_VERSION, REQUIRED_CARD_KEYS, CheckpointError, _weights_path, read_card, sha256_file
 from .devices import resolve_device
 from .networks import DISCRIMINATORS, GENERATORS, arch_name
 
 __all__ = ["CheckpointError", "FORMAT_VERSION", "REQUIRED_CARD_KEYS", "save_checkpoint", "load_checkpoint",
            "read_card", "sha256_file", "save_training_state", "load_training_state"]
 
-FORMAT_VERSION = 1
-REQUIRED_CARD_KEYS = ("format_version", "architecture", "config", "weights_sha256")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, malformed or does not match its card."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _weights_path(path: str | os.PathLike) -> Path:
-    """Accept the .safetensors path, the .json card path, or a stem."""
-    path = Path(path)
-    return path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -99,28 +80,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, card: dict | None
         raise ValueError(f"model card is not JSON-serialisable: {exc}") from None
     _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
-
-
-def read_card(path: str | os.PathLike) -> dict:
-    """The model card beside a weights file, validated for the required keys."""
-    card_path = _weights_path(path).with_suffix(".json")
-    if not card_path.is_file():
-        raise CheckpointError(f"model card not found: {card_path}")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"model card {card_path} is not valid JSON: {exc}") from None
-    if not isinstance(card, dict):
-        raise CheckpointError(f"model card {card_path} is not a JSON object")
-    missing = [key for key in REQUIRED_CARD_KEYS if key not in card]
-    if missing:
-        raise CheckpointError(f"model card {card_path} lacks {', '.join(missing)}")
-    if card["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(f"model card {card_path} has format_version {card['format_version']!r};"
-                              f" this gan_engine reads {FORMAT_VERSION}")
-    if not isinstance(card["config"], dict):
-        raise CheckpointError(f"model card {card_path}: config is not a JSON object")
-    return card
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:

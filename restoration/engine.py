@@ -162,7 +162,7 @@ _cards_lock = threading.Lock()
 
 def _read_card(path: Path) -> dict:
     """The model card beside ``path``, cached until the card file changes."""
-    from gan_engine import checkpoints
+    from gan_engine import cards  # no torch: the web process reads cards too
 
     card_path = path.with_suffix(".json")
     try:
@@ -174,8 +174,8 @@ def _read_card(path: Path) -> dict:
         if key in _cards:
             return _cards[key]
     try:
-        card = checkpoints.read_card(path)
-    except checkpoints.CheckpointError as exc:
+        card = cards.read_card(path)
+    except cards.CheckpointError as exc:
         raise EngineUnavailable(str(exc)) from exc
     with _cards_lock:
         _cards[key] = card
