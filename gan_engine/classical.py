@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .metrics import LUMA
+
 __all__ = ["ClassicalParams", "classical_restore", "estimate_noise_sigma", "defect_mask"]
 
 
@@ -79,7 +81,7 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 
 def _luminance(x: np.ndarray) -> np.ndarray:
-    return (x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+    return (x @ LUMA).astype(np.float32)
 
 
 def estimate_noise_sigma(gray: np.ndarray) -> float:

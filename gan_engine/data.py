@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
-# ITU-R BT.601 luma weights, as metrics.rgb_to_y uses.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
 
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly in ``folder`` (or in its sub-folders), sorted by path."""
@@ -54,12 +51,6 @@ def decode_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
         size = (max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb)
-
-
-def luminance3(img: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 [0, 1] -> its BT.601 luminance replicated to (H, W, 3)."""
-    y = img @ _LUMA
-    return np.repeat(y[..., None], 3, axis=2).astype(np.float32)
 
 
 def is_gray_print(record: Sequence) -> bool:
@@ -138,7 +129,7 @@ def make_pair(clean: np.ndarray, rng: np.random.Generator,
     aged, record = degradations.age_image(clean, rng, aging or degradations.AgingConfig())
     aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
     gray = is_gray_print(record) or bool(np.ptp(clean, axis=2).max() < 1e-6)
-    target = luminance3(clean) if gray else clean
+    target = degradations.to_gray_print(clean) if gray else clean
     if aged.shape != target.shape:  # an aging op that changed the size (should not happen)
         raise ValueError(f"age_image changed the shape {clean.shape} -> {aged.shape}")
     return aged, target, gray
@@ -193,6 +184,6 @@ def validation_set(paths: Sequence[Path], *, seed: int, size: int = 192,
         gray = i % 2 == 1
         aged = degradations.degrade_for_eval(clean, seed + i, gray)
         aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
-        target = luminance3(clean) if gray else clean
+        target = degradations.to_gray_print(clean) if gray else clean
         out.append((aged, target, gray))
     return out

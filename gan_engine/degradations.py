@@ -30,6 +30,8 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from .metrics import LUMA, LUMA_WEIGHTS  # the one definition of the BT.601 weights
+
 __all__ = [
     "AgingConfig", "age_image", "replay", "degrade_for_eval", "eval_config", "is_gray_record",
     "add_gaussian_noise", "random_op", "OPS",
@@ -42,8 +44,6 @@ __all__ = [
 
 Record = list[tuple[str, dict[str, Any]]]
 
-#: BT.601 weights, the same as gan_engine.metrics.to_luminance.
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def _polyline_points(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 # Tone and colour
 # ----------------------------------------------------------------------------------------------
 
-def to_gray_print(img, weights=(0.299, 0.587, 0.114)) -> np.ndarray:
+def to_gray_print(img, weights=LUMA_WEIGHTS) -> np.ndarray:
     """Black-and-white print: a weighted sum of R, G, B repeated over three channels.
 
     img: (H, W, 3) (or (H, W), (H, W, 1)) float32 [0, 1] -> (H, W, 3) float32 [0, 1] with three

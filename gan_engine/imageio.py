@@ -28,7 +28,6 @@ __all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_o
 _ORIENTATION_TAG = 0x0112
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 # BT.601 luma, for writing a 3-channel result as grey.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 class ImageReadError(ValueError):
@@ -235,7 +234,9 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
     if array.ndim != 3 or array.shape[2] not in (1, 3):
         raise ValueError(f"rgb must be (H, W, 3), (H, W, 1) or (H, W), got {np.shape(rgb)}")
     if gray and array.shape[2] == 3:
-        array = (array @ _LUMA)[..., None]
+        from .metrics import LUMA  # cv2 only when a grey file is written
+
+        array = (array @ LUMA)[..., None]
     elif not gray and array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     if alpha is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from gan_engine import checkpoints, imageio, tiling
+from gan_engine.metrics import LUMA
 from gan_engine.devices import resolve_device
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "restore.safetensors"
 
 # ITU-R BT.601 luma weights (as metrics.rgb_to_y).
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _is_gray(rgb: np.ndarray, tol: float = 1.0 / 512, rows: int = 256) -> bool:
@@ -99,7 +99,7 @@ class Restorer:
             out = np.empty(rgb.shape, np.float32)
         self._restore_strips(np.ascontiguousarray(rgb) if out is not image else image, out, tile, progress)
         if gray_in:
-            y = out @ _LUMA
+            y = out @ LUMA
             if out_2d:
                 return y.astype(np.float32)
             if image.shape[2] == 1:
@@ -142,16 +142,22 @@ class Restorer:
             progress(1.0)
 
     def restore_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
-                     progress: Callable[[float], None] | None = None) -> Path:
+                     progress: Callable[[float], None] | None = None, strength: float = 1.0) -> Path:
         """Restore an image file into a PNG: 16-bit stays 16-bit, grey stays grey, alpha and ICC kept.
 
+        ``strength`` in [0, 1] blends the restoration with the input (1: the model's output).
         Raises ``imageio.ImageReadError`` for a missing or unreadable input.
         """
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
         loaded = imageio.load_image(path_in)
         rgb = loaded.rgb
         if loaded.is_gray:
-            rgb = np.repeat((rgb @ _LUMA)[..., None], 3, axis=2) if rgb.ndim == 3 else rgb
-        out = self.restore(rgb, tile=tile, progress=progress, inplace=rgb is loaded.rgb)
+            rgb = np.repeat((rgb @ LUMA)[..., None], 3, axis=2) if rgb.ndim == 3 else rgb
+        # In place saves a full-size buffer, unless the input is still needed for the blend.
+        out = self.restore(rgb, tile=tile, progress=progress, inplace=rgb is loaded.rgb and strength == 1.0)
+        if strength < 1.0:
+            out = np.clip(rgb + strength * (out - rgb), 0.0, 1.0).astype(np.float32)
         return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,
                                   gray=loaded.is_gray, icc_profile=loaded.icc_profile)
 

@@ -271,21 +271,12 @@ def _run_restore(weights: WeightsInfo, source: Path, output: Path, params: Mappi
                  progress: Progress | None) -> tuple[str, float]:
     """Restore ``source`` into the PNG ``output``: 16-bit stays 16-bit, grey stays grey, alpha and
     ICC kept. Returns (device, seconds spent loading the model)."""
-    import numpy as np
     import torch
 
-    from gan_engine import imageio
-
     restorer, load_seconds = _restorer(weights)
-    loaded = imageio.load_image(source)
-    rgb = loaded.rgb  # float32 (H, W, 3) in [0, 1]; grey files give three equal channels
     with torch.inference_mode():
-        out = restorer.restore(rgb, tile=params.get("tile") or settings.GAN_TILE, progress=progress)
-    strength = float(params.get("strength", 1.0))
-    if strength < 1.0:
-        out = np.clip(rgb + strength * (out - rgb), 0.0, 1.0).astype(np.float32)
-    imageio.save_image(output, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,
-                       gray=loaded.is_gray, icc_profile=loaded.icc_profile)
+        restorer.restore_file(source, output, tile=params.get("tile") or settings.GAN_TILE, progress=progress,
+                              strength=float(params.get("strength", 1.0)))
     return str(restorer.device), load_seconds
 
 
