@@ -88,7 +88,8 @@ def cmd_train(args) -> int:
             raise CLIError(f"no such folder: {d}")
     overrides = {}
     for name in ("steps", "batch", "crop", "seed", "lr", "generator", "discriminator", "time_limit_s",
-                 "val_every", "adversarial", "alpha", "adv_start", "threads", "max_side"):
+                 "val_every", "adversarial", "alpha", "adv_start", "threads", "max_side", "scale",
+                 "feature_matching", "warmup_steps"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -98,6 +99,8 @@ def cmd_train(args) -> int:
         overrides["discriminator_config"] = json.loads(args.discriminator_config)
     if args.aging:
         overrides["aging"] = json.loads(args.aging)
+    if getattr(args, "colour", None):
+        overrides["colour"] = json.loads(args.colour)
     config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
                          resume=args.resume, init=args.init, device=args.device,
                          progress=not args.no_progress,
@@ -186,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_degrade)
 
     p = sub.add_parser("train", help="train a model")
-    p.add_argument("--task", default="restore", choices=["restore"], help="what to train")
+    p.add_argument("--task", default="restore", choices=["restore", "upscale", "colorize"], help="what to train")
+    p.add_argument("--scale", type=int, choices=[2, 4], help="upscale: super-resolution factor (default 4)")
+    p.add_argument("--colour", help="colorize: ColourConfig overrides as JSON")
+    p.add_argument("--feature-matching", dest="feature_matching", type=float, help="feature matching weight")
+    p.add_argument("--warmup-steps", dest="warmup_steps", type=int, help="linear learning-rate warm-up steps")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="training folders of clean images")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder")
     p.add_argument("--val", nargs="+", metavar="DIR", help="validation folders (default: hold out images)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -144,22 +144,28 @@ class PairSampler:
     """
 
     def __init__(self, pools: Sequence[ImagePool], *, crop: int, scale_range=(0.5, 1.0),
-                 aging: degradations.AgingConfig | None = None):
+                 aging: degradations.AgingConfig | None = None,
+                 make_pair: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None):
+        """make_pair(clean crop, rng) -> (input, target) float32 arrays; default: aging (restoration)."""
         self.pools = [p for p in pools if p.images]
         if not self.pools:
             raise ValueError("no training images")
         self.crop = crop
         self.scale_range = scale_range
         self.aging = aging
+        self.make_pair = make_pair
 
     def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (aged, clean), each float32 (B, 3, crop, crop) in [0, 1]."""
+        """-> (input, target) float32 (B, C, h, w) in [0, 1]; for restoration (aged, clean), each (B, 3, crop, crop)."""
         aged_list, clean_list = [], []
         for _ in range(size):
             pool = self.pools[int(rng.integers(0, len(self.pools)))]
             img = pool.images[int(rng.integers(0, len(pool.images)))]
             clean = random_crop(img, self.crop, rng, self.scale_range)
-            aged, target, _ = make_pair(clean, rng, self.aging)
+            if self.make_pair is not None:
+                aged, target = self.make_pair(clean, rng)
+            else:
+                aged, target, _ = make_pair(clean, rng, self.aging)
             aged_list.append(aged)
             clean_list.append(target)
         aged_t = torch.from_numpy(np.stack(aged_list)).permute(0, 3, 1, 2).contiguous()

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints, data, degradations, losses, metrics, networks
+from gan_engine import checkpoints, data, losses, metrics, networks, tasks
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ class TrainConfig:
     crop: int = 112  # training crop side (px); a multiple of the generator's size_multiple
     batch: int = 12  # crops per step
     # --- models ---
-    task: str = "restore"  # the only task trained here
-    generator: str = "unet"  # key of networks.GENERATORS
-    generator_config: dict = field(default_factory=dict)  # keyword config of the generator
+    task: str = "restore"  # key of tasks.TASKS: restore | upscale | colorize
+    scale: int = 4  # upscale only: the super-resolution factor (2 or 4)
+    colour: dict = field(default_factory=dict)  # colorize only: overrides of colorization.ColourConfig
+    generator: str | None = None  # key of networks.GENERATORS; None: the task's default
+    generator_config: dict = field(default_factory=dict)  # keyword config of the generator (over the task's defaults)
     discriminator: str = "patchgan"  # key of networks.DISCRIMINATORS
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32})  # D config; ndf 32: a quarter of pix2pix's cost
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or seeded random filters
@@ -102,8 +104,13 @@ class TrainConfig:
     def __post_init__(self):
         if not self.data:
             raise ValueError("TrainConfig.data: give at least one training folder")
-        if self.task != "restore":
-            raise ValueError(f"unknown task {self.task!r} (only 'restore' is trained here)")
+        from gan_engine.tasks import TASKS
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; trained tasks: {', '.join(TASKS)}")
+        if self.task == "upscale" and self.scale not in (2, 4):
+            raise ValueError(f"scale must be 2 or 4, not {self.scale}")
+        if self.task == "upscale" and self.crop % self.scale:
+            raise ValueError(f"crop {self.crop} is not a multiple of the scale {self.scale}")
         if self.steps < 1 or self.batch < 1 or self.crop < 16:
             raise ValueError("steps >= 1, batch >= 1 and crop >= 16 are required")
 
@@ -133,21 +140,27 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, 
 
 @torch.inference_mode()
 def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float]:
-    """PSNR/SSIM of ``model`` on a fixed aged validation set (grey prints scored on luminance)."""
+    """PSNR/SSIM of ``model`` on a fixed validation set of ``tasks.ValSample``s, and of their baselines.
+
+    Each sample says how it is scored (RGB, or luminance for grey prints and SR tables) and
+    which border to crop; ``psnr_input``/``ssim_input`` score the sample's baseline (the aged
+    input, the bicubic upscale, the grey image).
+    """
     was_training = model.training
     model.eval()
     rows = {"psnr": [], "ssim": [], "psnr_input": [], "ssim_input": []}
-    for aged, target, gray in val_set:
-        x = torch.from_numpy(aged).permute(2, 0, 1)[None].to(device)
+    for sample in val_set:
+        x = torch.from_numpy(sample.x).permute(2, 0, 1)[None].to(device)
         x, h, w = pad_to_multiple(x, getattr(model, "size_multiple", 1))
-        y = model(x)[..., :h, :w].clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
-        on = "y" if gray else "rgb"
-        rows["psnr"].append(metrics.psnr(y, target, on=on))
-        rows["ssim"].append(metrics.ssim(y, target, on=on))
-        rows["psnr_input"].append(metrics.psnr(aged, target, on=on))
-        rows["ssim_input"].append(metrics.ssim(aged, target, on=on))
+        s = getattr(model, "scale", 1)
+        y = model(x)[..., :h * s, :w * s].clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+        rows["psnr"].append(metrics.psnr(y, sample.target, on=sample.on, crop=sample.crop))
+        rows["ssim"].append(metrics.ssim(y, sample.target, on=sample.on, crop=sample.crop))
+        if sample.baseline is not None:
+            rows["psnr_input"].append(metrics.psnr(sample.baseline, sample.target, on=sample.on, crop=sample.crop))
+            rows["ssim_input"].append(metrics.ssim(sample.baseline, sample.target, on=sample.on, crop=sample.crop))
     model.train(was_training)
-    return {k: float(np.mean(v)) for k, v in rows.items()}
+    return {k: float(np.mean(v)) for k, v in rows.items() if v}
 
 
 def _validation_paths(config: TrainConfig) -> tuple[list[Path], int]:
@@ -196,14 +209,16 @@ def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
           feature_net, elapsed_s: float, best_step: int | None, commands: list[str]) -> dict:
     """The model card: how to rebuild the generator and how it was made."""
     cfg = asdict(config)
+    spec = tasks.get_task(config.task)
     return {
-        "task": "restore",
+        "task": config.task,
         "torch_version": torch.__version__,
         "trained_on": {
             "folders": [str(Path(d).resolve()) for d in config.data],
             "validation": [str(p) for p in _validation_paths(config)[0]],
-            "degradations": "gan_engine.degradations.age_image, applied on the fly, AgingConfig overrides: "
-                            + json.dumps(config.aging),
+            "inputs": tasks.describe_inputs(spec, config),
+            "degradations": ("gan_engine.degradations.age_image, applied on the fly, AgingConfig overrides: "
+                             + json.dumps(config.aging)) if config.task == "restore" else None,
             "crop": config.crop, "batch": config.batch, "max_side": config.max_side,
             "scale_range": list(config.scale_range),
         },
@@ -248,21 +263,36 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     torch.manual_seed(config.seed)
     np_rng = np.random.default_rng(config.seed)
 
-    # ---- models: G (restorer), D (conditional patch critic), EMA copy of G, feature network ----
-    G = networks.build_generator(config.generator, **config.generator_config).to(device)
+    spec = tasks.get_task(config.task)
+    gen_name = config.generator or spec.generator
+
+    # ---- data: RAM cache of the clean images, fixed validation set ----
+    val_paths, holdout = _validation_paths(config)
+    pools = [data.ImagePool.load(folder, max_side=config.max_side, exclude=holdout, min_side=config.crop // 2)
+             for folder in config.data]
+    sampler = data.PairSampler(pools, crop=config.crop, scale_range=config.scale_range,
+                               make_pair=spec.pair_maker(config))
+    val_set = spec.validation_set(config, val_paths)
+    log.info("validation: %d held-out images", len(val_set))
+
+    # ---- models: G, D (conditional patch critic), EMA copy of G, feature network ----
+    gen_config = {**spec.generator_config(config), **(spec.prepare(config, pools) if spec.prepare else {}),
+                  **config.generator_config}
+    G = networks.build_generator(gen_name, **gen_config).to(device)
     if config.init:
         init_model, init_card = checkpoints.load_checkpoint(config.init, device="cpu")
-        if init_card.get("architecture") != config.generator:
+        if init_card.get("architecture") != gen_name:
             raise ValueError(f"--init {config.init}: architecture {init_card.get('architecture')!r} "
-                             f"is not {config.generator!r}")
+                             f"is not {gen_name!r}")
         G = init_model.to(device)
         log.info("initialised G from %s", config.init)
     elif config.identity_init:
         _start_at_identity(G)
-    D = networks.build_discriminator(config.discriminator, **config.discriminator_config).to(device)
+    D = networks.build_discriminator(config.discriminator, **{"cond_ch": spec.cond_channels,
+                                                              **config.discriminator_config}).to(device)
     ema = None
     if config.ema_decay > 0:
-        ema = networks.build_generator(config.generator, **dict(G.config)).to(device)
+        ema = networks.build_generator(gen_name, **dict(G.config)).to(device)
         ema.load_state_dict(G.state_dict())
         ema.requires_grad_(False).eval()
     use_features = config.alpha > 0 or config.beta > 0
@@ -271,7 +301,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         feature_net.requires_grad_(False)
     if config.crop % getattr(G, "size_multiple", 1):
         raise ValueError(f"crop {config.crop} is not a multiple of {G.size_multiple}")
-    log.info("G %s: %.2f M params; D %s: %.2f M params", config.generator,
+    log.info("G %s: %.2f M params; D %s: %.2f M params", gen_name,
              sum(p.numel() for p in G.parameters()) / 1e6, config.discriminator,
              sum(p.numel() for p in D.parameters()) / 1e6)
 
@@ -279,19 +309,6 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
     weights = losses.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=config.l1,
                                  adversarial=config.adversarial, feature_matching=config.feature_matching)
-
-    # ---- data: RAM cache of the clean images, fixed aged validation set ----
-    val_paths, holdout = _validation_paths(config)
-    pools = [data.ImagePool.load(folder, max_side=config.max_side, exclude=holdout, min_side=config.crop // 2)
-             for folder in config.data]
-    try:
-        aging = dataclasses.replace(degradations.AgingConfig(), **config.aging)
-    except TypeError as exc:
-        raise ValueError(f"aging overrides {config.aging}: {exc}") from None
-    sampler = data.PairSampler(pools, crop=config.crop, scale_range=config.scale_range, aging=aging)
-    val_set = data.validation_set(val_paths, seed=config.val_seed, size=config.val_size,
-                                  max_side=config.max_side)
-    log.info("validation: %d held-out images", len(val_set))
 
     # ---- resume ----
     step = 0
@@ -344,7 +361,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     pbar = None
     if config.progress:
         from tqdm import tqdm
-        pbar = tqdm(total=config.steps, initial=step, desc="train restore", dynamic_ncols=True)
+        pbar = tqdm(total=config.steps, initial=step, desc=f"train {config.task}", dynamic_ncols=True)
     G.train()
     D.train()
     t_log, steps_since_log = time.time(), 0
@@ -360,10 +377,12 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         for group in opt_d.param_groups:  # D warms up from the start of its phase
             group["lr"] = get_lr(step - (adv_began or 0), config, config.lr_d, progress)
 
-        aged, clean = sampler.batch(config.batch, np_rng)  # (B, 3, crop, crop) each
+        # aged: the model input (B, c_in, h, w): aged crop, low-resolution crop or L channel;
+        # clean: the target (B, 3, crop, crop)
+        aged, clean = sampler.batch(config.batch, np_rng)
         aged, clean = aged.to(device), clean.to(device)
-        fake = G(aged)  # (B, 3, crop, crop) in [0, 1]
-        parts: dict[str, float] = {}
+        # fake = G(aged) (B, 3, crop, crop) in [0, 1], and the task's reconstruction term
+        fake, rec_loss, parts = spec.reconstruction(G, aged, clean, config)
 
         # (1) D: real pairs (aged, clean) vs detached fakes (aged, G(aged))
         real_feats = None
@@ -379,9 +398,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
 
         # (2) G: reconstruction losses, plus D's judgement after the warm-up
         opt_g.zero_grad(set_to_none=True)
-        l1 = losses.l1_loss(fake, clean)
-        g_loss = config.l1 * l1
-        parts["l1"] = l1.item()
+        g_loss = rec_loss
         if feature_net is not None:
             f_fake, f_clean = feature_net(fake), feature_net(clean)
             perc, perc_parts = losses.perceptual_loss(f_fake, f_clean, f_clean, weights, image=fake)

@@ -40,7 +40,7 @@ def test_card_describes_the_run(tmp_path):
     card = json.loads((tmp_path / "run" / "last.json").read_text())
     assert card["steps"] == 3 and card["seed"] == config.seed
     assert card["command"] == "python -m gan_engine train ..."
-    assert card["architecture"] == config.generator and card["config"]
+    assert card["architecture"] == (config.generator or "unet") and card["config"]
     assert card["trained_on"]["folders"] and card["validation"]["psnr"] > 0
     assert card["adversarial_loss"]["kind"] == config.adv_kind
     assert "feature_network" in card and "final_losses" in card
@@ -70,7 +70,7 @@ def test_config_rejects_nonsense():
     with pytest.raises(ValueError):
         training.TrainConfig(data=())
     with pytest.raises(ValueError):
-        training.TrainConfig(data=("x",), task="colorize")
+        training.TrainConfig(data=("x",), task="sculpt")
 
 
 def test_lr_schedule_warms_up_then_decays():
