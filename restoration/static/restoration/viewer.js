@@ -207,7 +207,9 @@
     const info = layer.info;
     const kx = info.width / g.W, ky = info.height / g.H; // layer px per original px
     const devicePerPixel = (g.s * dpr) / kx; // device px per layer px
-    if (devicePerPixel <= (baseWidth / info.width) * 1.01) return; // the access copy is sharp enough
+    // Tiles only where they add detail: the access copy is smaller than the image, and too
+    // small for the current zoom.
+    if (baseWidth >= info.width || devicePerPixel <= (baseWidth / info.width) * 1.01) return;
     let factor = info.scaleFactors[0];
     for (const f of info.scaleFactors) if (f <= 1 / devicePerPixel) factor = f;
     const tw = info.tileWidth * factor, th = info.tileHeight * factor; // layer px per tile
