@@ -13,6 +13,8 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# iiif-prezi3 without its Pillow<=12.0.0 pin (see the comment in pyproject.toml).
+	$(PY) -m pip install --quiet --no-deps "iiif-prezi3==3.1.1"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -246,6 +246,31 @@ JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 900)
 # Least seconds between two progress writes of a running job (also its heartbeat).
 JOB_PROGRESS_INTERVAL = float(os.environ.get("JOB_PROGRESS_INTERVAL", "2.0"))
 
+# --- Interoperability: IIIF, OAI-PMH, BagIt (docs/interop.md) ----------------------------------
+# Scheme and host of the absolute URLs in IIIF documents and OAI-PMH responses, e.g.
+# "https://archive.example.org"; empty: taken from each request.
+ARCHIVE_BASE_URL = os.environ.get("ARCHIVE_BASE_URL", "")
+# Organisation named in OAI-PMH Identify and in bag-info.txt (Source-Organization).
+ARCHIVE_ORGANIZATION = os.environ.get("ARCHIVE_ORGANIZATION", "Photo archive")
+# IIIF Image API: tile side, largest output (pixels; 0 = no limit), JPEG quality, where cut
+# images are cached (empty: <ARCHIVE_VAR_DIR>/cache/iiif; safe to delete at any time) and how
+# long clients may keep them (seconds).
+IIIF_TILE_SIZE = env_int("IIIF_TILE_SIZE", 512)
+IIIF_MAX_AREA = env_int("IIIF_MAX_AREA", 16_777_216)
+IIIF_MAX_WIDTH = env_int("IIIF_MAX_WIDTH", 0)
+IIIF_JPEG_QUALITY = env_int("IIIF_JPEG_QUALITY", 85)
+IIIF_CACHE_DIR = os.environ.get("IIIF_CACHE_DIR", "")
+IIIF_CACHE_MAX_AGE = env_int("IIIF_CACHE_MAX_AGE", 86400)
+# OAI-PMH: repository name, administrator's address, the domain of oai: identifiers, records per
+# list response (then a resumption token), and how long a resumption token stays valid (seconds).
+OAI_REPOSITORY_NAME = os.environ.get("OAI_REPOSITORY_NAME", "Photo archive")
+OAI_ADMIN_EMAIL = os.environ.get("OAI_ADMIN_EMAIL", "archive@example.org")
+OAI_REPOSITORY_IDENTIFIER = os.environ.get("OAI_REPOSITORY_IDENTIFIER", "photo-archive.example.org")
+OAI_PAGE_SIZE = env_int("OAI_PAGE_SIZE", 100)
+OAI_TOKEN_MAX_AGE = env_int("OAI_TOKEN_MAX_AGE", 86400)
+# BagIt: the folder the admin action writes bags into (empty: <ARCHIVE_VAR_DIR>/exports).
+ARCHIVE_EXPORT_DIR = os.environ.get("ARCHIVE_EXPORT_DIR", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
