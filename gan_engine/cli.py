@@ -1,4 +1,4 @@
-"""Command line: ``python -m gan_engine {restore,degrade,train,evaluate,contact-sheet} ...``.
+"""Command line: ``python -m gan_engine {restore,degrade,style,train,evaluate,contact-sheet} ...``.
 
 The CLI only parses arguments and calls library functions. Expected failures (a missing file,
 a file that is not an image, unreadable weights, an unknown device) print one line on stderr
@@ -80,7 +80,87 @@ def cmd_degrade(args) -> int:
     return 0
 
 
+def _check_reference(args) -> Path | None:
+    """--reference as a Path: required by every style method but feedforward (baked into its weights)."""
+    if args.reference is None:
+        if getattr(args, "method", "feedforward") != "feedforward":
+            raise CLIError(f"--method {args.method} needs --reference PATH (the style image)")
+        return None
+    path = Path(args.reference)
+    if not path.exists():
+        raise CLIError(f"no such reference image: {path}")
+    if path.is_dir():
+        raise CLIError(f"the reference is a directory, not an image: {path}")
+    return path
+
+
+def cmd_style(args) -> int:
+    from gan_engine import style
+    from gan_engine.devices import resolve_device
+
+    inputs = _check_inputs(args.inputs)
+    ref_path = _check_reference(args)
+    device = resolve_device(args.device)
+    stylizer = None
+    if args.method == "feedforward":
+        weights = Path(args.weights) if args.weights else style.DEFAULT_WEIGHTS
+        if not weights.exists():
+            raise CLIError(f"no such weights file: {weights}")
+        stylizer = style.Stylizer(weights, device=str(device), tile=args.tile)
+        baked = stylizer.reference.get("sha256")
+        if ref_path is not None and baked and style.sha256_file(ref_path) != baked:
+            print(f"warning: {weights.name} was trained for {stylizer.reference.get('file')}; --reference is ignored"
+                  " by --method feedforward", file=sys.stderr)
+    reference = style.load_rgb(ref_path) if ref_path is not None and stylizer is None else None
+    config = None
+    if args.method == "optimize":
+        steps = {} if args.steps is None else {"steps": args.steps}
+        config = style.StyleOptimizeConfig(device=str(device), progress=not args.no_progress, **steps)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in inputs:
+        target = out_dir / f"{path.stem}.png"
+        style.stylize_file(path, target, method=args.method, reference=reference, stylizer=stylizer, config=config,
+                           strength=args.strength, tile=args.tile, device=str(device))
+        print(target)
+    return 0
+
+
+def _train_style(args) -> int:
+    from gan_engine import style
+
+    ref_path = Path(args.reference) if args.reference else None
+    if ref_path is None:
+        raise CLIError("train --task style needs --reference PATH (the style image)")
+    if not ref_path.is_file():
+        raise CLIError(f"no such reference image: {ref_path}")
+    for d in args.data:
+        if not Path(d).exists():
+            raise CLIError(f"no such folder: {d}")
+    overrides = {}
+    for name in ("steps", "batch", "crop", "seed", "lr", "alpha", "adversarial", "adv_start", "generator",
+                 "time_limit_s", "threads", "max_side"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if args.generator_config:
+        overrides["generator_config"] = json.loads(args.generator_config)
+    if args.discriminator_config:
+        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    config = style.StyleTrainConfig(reference=str(ref_path), data=tuple(args.data), out=args.out, device=args.device,
+                                    progress=not args.no_progress,
+                                    command="python -m gan_engine " + shlex.join(args.argv), **overrides)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(args.out) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    print(style.train_feedforward(config))
+    return 0
+
+
 def cmd_train(args) -> int:
+    if args.task == "style":  # its own trainer (one reference, no aging pairs): not a TrainConfig
+        return _train_style(args)
     from gan_engine.training import TrainConfig, train
 
     for d in args.data + (args.val or []):
@@ -113,7 +193,37 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _evaluate_style(args) -> int:
+    from gan_engine import style
+
+    for d in args.data:
+        if not Path(d).is_dir():
+            raise CLIError(f"no such folder: {d}")
+    ref_path = _check_reference(args)
+    weights = None
+    if args.method == "feedforward":
+        weights = Path(args.weights) if args.weights else style.DEFAULT_WEIGHTS
+        if not weights.exists():
+            raise CLIError(f"no such weights file: {weights}")
+    config = None
+    if args.method == "optimize":
+        steps = {} if args.steps is None else {"steps": args.steps}
+        config = style.StyleOptimizeConfig(device=args.device, progress=False, **steps)
+    results = [style.evaluate_style(folder, ref_path, method=args.method, weights=weights, config=config,
+                                    limit=args.limit, device=args.device, progress=not args.no_progress)
+               for folder in args.data]
+    print(style.format_table(results))
+    summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
+    print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
+    if args.task == "style":  # style and content losses, not PSNR against a clean original
+        return _evaluate_style(args)
     from gan_engine import evaluation
 
     for d in args.data:
@@ -188,8 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force (true) or forbid (false) black-and-white prints (evaluation aging)")
     p.set_defaults(func=cmd_degrade)
 
+    p = sub.add_parser("style", help="give image files the style of a reference into DIR/<stem>.png")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--reference", metavar="PATH", help="the style image (color, optimize; feedforward: baked in)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--method", default="color", choices=["color", "optimize", "feedforward"],
+                   help="color: Lab statistics (fast); optimize: Gatys; feedforward: trained model (default: color)")
+    p.add_argument("--weights", help="feedforward checkpoint (default: the shipped style model)")
+    p.add_argument("--steps", type=int, help="optimisation steps for --method optimize (default: 200)")
+    p.add_argument("--strength", type=float, default=1.0, help="blend with the input, 0..1 (default: 1)")
+    p.add_argument("--tile", type=int, default=512, help="tile side for --method feedforward (default: 512)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _device_arg(p)
+    p.set_defaults(func=cmd_style)
+
     p = sub.add_parser("train", help="train a model")
-    p.add_argument("--task", default="restore", choices=["restore", "upscale", "colorize"], help="what to train")
+    p.add_argument("--reference", metavar="PATH", help="the style image (--task style)")
+    p.add_argument("--task", default="restore", choices=["restore", "upscale", "colorize", "style"], help="what to train")
     p.add_argument("--scale", type=int, choices=[2, 4], help="upscale: super-resolution factor (default 4)")
     p.add_argument("--colour", help="colorize: ColourConfig overrides as JSON")
     p.add_argument("--feature-matching", dest="feature_matching", type=float, help="feature matching weight")
@@ -221,8 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model vs the aged input and the classical baseline")
-    p.add_argument("--task", default="restore", choices=["restore", "denoise"],
-                   help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol)")
+    p.add_argument("--task", default="restore", choices=["restore", "denoise", "style"],
+                   help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol);"
+                        " style: style/content losses before and after")
+    p.add_argument("--reference", metavar="PATH", help="the style image (--task style)")
+    p.add_argument("--method", default="color", choices=["color", "optimize", "feedforward"],
+                   help="style method for --task style (default: color)")
+    p.add_argument("--steps", type=int, help="optimisation steps for --task style --method optimize")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of clean images")
     p.add_argument("--seed", type=int, default=0, help="aging / noise seed (default: 0)")
     p.add_argument("--sigma", type=float, default=25.0, help="noise sigma (of 255) for --task denoise")
