@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from restoration import engine, jobs, services
+from restoration import bagit_export, engine, jobs, services
 from restoration.forms import ItemChangeForm, ItemIngestForm
 from restoration.models import (
     DUBLIN_CORE_FIELDS,
@@ -136,6 +136,35 @@ class JobActionsMixin:
         return actions
 
 
+# --- BagIt export (items and collections) -------------------------------------------------------
+
+
+class BagExportMixin:
+    """"Export BagIt bags": bags of the selection written into the export folder
+    (``ARCHIVE_EXPORT_DIR``, default var/exports) by ``restoration.bagit_export``; Curators only
+    (``change_item``), as a bag holds every file and event of non-public items too."""
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("restoration.change_item")
+
+    @admin.action(permissions=["export"], description="Export BagIt bag(s) of the selected %(verbose_name_plural)s")
+    def export_bags(self, request: HttpRequest, queryset: QuerySet) -> None:
+        folder = bagit_export.new_export_folder(f"{queryset.model._meta.model_name}s", request.user.get_username())
+        try:
+            if queryset.model is Collection:
+                result = bagit_export.export_collection_bags(queryset.order_by("slug"), folder)
+            else:
+                result = bagit_export.export_item_bags(queryset.select_related("collection").order_by("identifier"),
+                                                       folder)
+        except bagit_export.BagExportError as err:
+            self.message_user(request, f"Nothing exported: {err.message}", messages.ERROR)
+            return
+        self.message_user(
+            request, f"{len(result.bags)} bag(s) ({result.files} files, {result.bytes} bytes) written to {result.path}.",
+            messages.SUCCESS,
+        )
+
+
 # --- Items --------------------------------------------------------------------------------------
 
 
@@ -192,13 +221,14 @@ class ProvenanceEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
+class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
     list_display_links = ("identifier",)
     list_select_related = ("collection",)
     list_filter = ("collection", VersionKindFilter)
     search_fields = ("identifier", "title", "description")
-    actions = JOB_ACTIONS  # restoration only: nothing archival is deleted, and edits go one item at a time
+    # Restoration and BagIt export only: nothing archival is deleted, and edits go one item at a time.
+    actions = [*JOB_ACTIONS, "export_bags"]
     add_fieldsets = (
         (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
         ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),
@@ -381,8 +411,9 @@ class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
 
 
 @admin.register(Collection)
-class CollectionAdmin(StaffMayViewMixin, admin.ModelAdmin):
+class CollectionAdmin(BagExportMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "is_public", "item_count", "updated_at")
+    actions = ["export_bags"]
     list_filter = ("is_public",)
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
