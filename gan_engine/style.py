@@ -321,7 +321,7 @@ class StyleOptimizeConfig:
     gamma: float = 0.1  # total-variation weight: keeps the optimised pixels from speckling
     max_side: int = 512  # working resolution: long side of the optimised image and of the reference
     init: str = "content"  # "content" (Gatys' init for transfer) | "color" (start from color_transfer) | "noise"
-    seed: int = 0  # seeds the "noise" init (and torch, for determinism)
+    seed: int = 0  # seeds the "noise" init (its own generator; the rest is deterministic)
     style_layers: tuple[str, ...] = STYLE_LAYERS
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
@@ -360,7 +360,6 @@ def optimize_style(content: np.ndarray, reference: np.ndarray, config: StyleOpti
     strength = _check_strength(strength)
     t0 = time.perf_counter()
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
     content = _as_rgb(content, "content")
     work = resize_max_side(content, config.max_side)  # (h, w, 3)
     net = _feature_network(config.feature_weights, config.style_layers + config.content_layers).to(device)
