@@ -50,6 +50,58 @@ def _open_restorer(args):
     return Restorer(weights, device=args.device, half=getattr(args, "half", False))
 
 
+def _open_upscaler(args):
+    from gan_engine.devices import resolve_device
+    from gan_engine.inference import Upscaler, default_weights
+
+    resolve_device(args.device)
+    weights = Path(args.weights) if args.weights else default_weights("upscale", scale=args.scale,
+                                                                      variant=args.variant)
+    if not weights.exists():
+        raise CLIError(f"no such weights file: {weights}")
+    up = Upscaler(weights, device=args.device, half=getattr(args, "half", False))
+    if up.scale != args.scale:
+        raise CLIError(f"{weights} upscales x{up.scale}, not x{args.scale}")
+    return up
+
+
+def _open_colorizer(args):
+    from gan_engine.devices import resolve_device
+    from gan_engine.inference import Colorizer, default_weights
+
+    resolve_device(args.device)
+    weights = Path(args.weights) if args.weights else default_weights("colorize")
+    if not weights.exists():
+        raise CLIError(f"no such weights file: {weights}")
+    return Colorizer(weights, device=args.device, half=getattr(args, "half", False))
+
+
+def cmd_upscale(args) -> int:
+    inputs = _check_inputs(args.inputs)
+    upscaler = _open_upscaler(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in inputs:
+        target = out_dir / f"{path.stem}.png"
+        upscaler.upscale_file(path, target, tile=args.tile)
+        print(target)
+    return 0
+
+
+def cmd_colorize(args) -> int:
+    if not 0.0 <= args.strength <= 1.0:
+        raise CLIError(f"--strength must be in [0, 1], got {args.strength}")
+    inputs = _check_inputs(args.inputs)
+    colorizer = _open_colorizer(args)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in inputs:
+        target = out_dir / f"{path.stem}.png"
+        colorizer.colorize_file(path, target, tile=args.tile, strength=args.strength)
+        print(target)
+    return 0
+
+
 def cmd_restore(args) -> int:
     inputs = _check_inputs(args.inputs)
     restorer = _open_restorer(args)
@@ -229,14 +281,23 @@ def cmd_evaluate(args) -> int:
     for d in args.data:
         if not Path(d).is_dir():
             raise CLIError(f"no such folder: {d}")
-    restorer = _open_restorer(args)
+    if args.task == "upscale":
+        restorer = _open_upscaler(args)
+    elif args.task == "colorize":
+        restorer = _open_colorizer(args)
+    else:
+        restorer = _open_restorer(args)
 
     def restore(img):
-        return restorer.restore(img, tile=args.tile)
+        return restorer(img, tile=args.tile)
 
     results = []
     for folder in args.data:
-        if args.task == "restore":
+        if args.task == "upscale":
+            results.append(evaluation.evaluate_upscale(restore, folder, scale=args.scale, limit=args.limit))
+        elif args.task == "colorize":
+            results.append(evaluation.evaluate_colorize(restore, folder, limit=args.limit))
+        elif args.task == "restore":
             results.append(evaluation.evaluate_restore(restore, folder, seed=args.seed, limit=args.limit,
                                                        progress=not args.no_progress))
         else:
@@ -272,7 +333,7 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _weights_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", help="generator checkpoint (.safetensors); default: the shipped restore model")
+    p.add_argument("--weights", help="generator checkpoint (.safetensors); default: the task's shipped model")
     p.add_argument("--tile", type=int, default=512, help="tile side in pixels (default: 512)")
     _device_arg(p)
     p.add_argument("--half", action="store_true", help="float16 inference on CUDA")
@@ -289,6 +350,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     _weights_args(p)
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("upscale", help="super-resolve image files x2 or x4 into DIR/<stem>.png")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--scale", type=int, default=4, choices=[2, 4], help="factor (default 4)")
+    p.add_argument("--variant", default="faithful", choices=["faithful", "gan"],
+                   help="faithful (L1-trained, the default: fidelity) or gan (sharper, invents texture)")
+    _weights_args(p)
+    p.set_defaults(func=cmd_upscale)
+
+    p = sub.add_parser("colorize", help="colourise image files (CIE L kept) into DIR/<stem>.png")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (a colour file is re-coloured from its L)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--strength", type=float, default=1.0, help="chroma scale in [0, 1] (default 1)")
+    _weights_args(p)
+    p.set_defaults(func=cmd_colorize)
 
     p = sub.add_parser("degrade", help="age image files synthetically into DIR/<stem>.png")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
@@ -346,9 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model vs the aged input and the classical baseline")
-    p.add_argument("--task", default="restore", choices=["restore", "denoise", "style"],
+    p.add_argument("--task", default="restore", choices=["restore", "denoise", "upscale", "colorize", "style"],
                    help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol);"
+                        " upscale: bicubic-shrunk copies, PSNR on Y as the SR tables;"
+                        " colorize: grey copies against the colour originals;"
                         " style: style/content losses before and after")
+    p.add_argument("--scale", type=int, default=4, choices=[2, 4], help="--task upscale: factor (default 4)")
+    p.add_argument("--variant", default="faithful", choices=["faithful", "gan"],
+                   help="--task upscale: shipped weights variant (default faithful)")
     p.add_argument("--reference", metavar="PATH", help="the style image (--task style)")
     p.add_argument("--method", default="color", choices=["color", "optimize", "feedforward"],
                    help="style method for --task style (default: color)")

@@ -164,3 +164,181 @@ class Restorer:
     @torch.inference_mode()
     def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
         return self.restore(image, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------
+# Upscaling and colourisation: the same loading, tiling and file conventions as Restorer.
+# ------------------------------------------------------------------------------------------
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+UPSCALE_VARIANTS = ("faithful", "gan")
+
+
+def default_weights(task: str, *, scale: int = 4, variant: str = "faithful") -> Path:
+    """The shipped weights of a task: restore.safetensors, colorize.safetensors,
+    upscale_x{2,4}_{faithful,gan}.safetensors (ValueError for an unknown task/scale/variant)."""
+    if task == "restore":
+        return DEFAULT_WEIGHTS
+    if task == "colorize":
+        return WEIGHTS_DIR / "colorize.safetensors"
+    if task == "upscale":
+        if scale not in (2, 4):
+            raise ValueError(f"scale must be 2 or 4, not {scale}")
+        if variant not in UPSCALE_VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(UPSCALE_VARIANTS)}, not {variant!r}")
+        return WEIGHTS_DIR / f"upscale_x{scale}_{variant}.safetensors"
+    raise ValueError(f"no shipped weights for task {task!r}")
+
+
+def _load_for_task(weights: Path, task: str, device: torch.device, half: bool):
+    """(model prepared on device, card); CheckpointError when the card names another task."""
+    model, card = checkpoints.load_checkpoint(weights, device="cpu")
+    found = card.get("task")
+    if found is not None and found != task:
+        raise checkpoints.CheckpointError(f"{weights} holds a {found!r} model, not a {task!r} model")
+    model = tiling.prepare_for_inference(model, device)
+    model.requires_grad_(False)
+    if half and device.type == "cuda":
+        model.half()
+    return model, card
+
+
+def _split_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """-> (rgb (H, W, 3) float32, alpha (H, W) or None, layout "2d" | "1ch" | "rgb")."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2), None, "2d"
+    if image.ndim == 3 and image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2), None, "1ch"
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return image[..., :3], (image[..., 3] if image.shape[2] == 4 else None), "rgb"
+    raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+
+
+class Upscaler:
+    """A super-resolution generator (x2 or x4) loaded once.
+
+    Grey in gives grey out (the luminance of the model's output), alpha is upscaled by bicubic,
+    16-bit files stay 16-bit. Works by tiles: device memory is bounded by the tile; the host
+    holds the input and the (scale^2 larger) output.
+    """
+
+    def __init__(self, weights: str | Path | None = None, *, scale: int = 4, variant: str = "faithful",
+                 device: str = "auto", half: bool = False, tile: int = 256,
+                 max_output_pixels: int = 400_000_000):
+        self.device = resolve_device(device)
+        self.weights = Path(weights) if weights is not None else default_weights("upscale", scale=scale,
+                                                                                  variant=variant)
+        self.model, self.card = _load_for_task(self.weights, "upscale", self.device, half)
+        self.scale = int(getattr(self.model, "scale", 1))
+        if weights is None and self.scale != scale:
+            raise checkpoints.CheckpointError(f"{self.weights} upscales x{self.scale}, not x{scale}")
+        self.half = bool(half and self.device.type == "cuda")
+        self.tile = tile
+        self.max_output_pixels = max_output_pixels
+
+    def check_size(self, height: int, width: int) -> None:
+        """ValueError when the output would exceed ``max_output_pixels``."""
+        out = height * width * self.scale ** 2
+        if out > self.max_output_pixels:
+            raise ValueError(f"a {width}x{height} image upscaled x{self.scale} would have {out / 1e6:.0f} MP, "
+                             f"more than the limit of {self.max_output_pixels / 1e6:.0f} MP")
+
+    @torch.inference_mode()
+    def upscale(self, image: np.ndarray, *, tile: int | None = None,
+                progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """float32 image in [0, 1] ((H, W), (H, W, 1|3|4)) -> the same layout at scale x the size."""
+        from gan_engine import resampling
+
+        rgb, alpha, layout = _split_image(image)
+        self.check_size(*rgb.shape[:2])
+        gray_in = layout != "rgb" or _is_gray(rgb)
+        out = tiling.run_tiled(self.model, np.ascontiguousarray(rgb), tile=tile or self.tile,
+                               device=self.device, half=self.half, progress=progress)
+        np.clip(out, 0.0, 1.0, out=out)
+        if gray_in:
+            y = out @ LUMA
+            if layout == "2d":
+                return y.astype(np.float32)
+            if layout == "1ch":
+                return y[..., None].astype(np.float32)
+            out = np.repeat(y[..., None], 3, axis=2)
+        if alpha is not None:
+            a = np.clip(resampling.bicubic_upscale(alpha, self.scale), 0.0, 1.0)
+            out = np.concatenate([out, a[..., None]], axis=2)
+        return out.astype(np.float32, copy=False)
+
+    def upscale_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
+                     progress: Callable[[float], None] | None = None) -> Path:
+        """Upscale an image file into a PNG: bit depth, grey/colour, alpha and ICC profile kept."""
+        loaded = imageio.load_image(path_in)
+        self.check_size(*loaded.rgb.shape[:2])
+        image = loaded.rgb if loaded.alpha is None else np.concatenate([loaded.rgb, loaded.alpha[..., None]], axis=2)
+        out = self.upscale(image, tile=tile, progress=progress)
+        alpha = out[..., 3] if out.shape[2] == 4 else None
+        return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=alpha,
+                                  gray=loaded.is_gray, icc_profile=loaded.icc_profile)
+
+    def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
+        return self.upscale(image, **kwargs)
+
+
+def _lightness(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
+    """CIE L / 100 of (H, W, 3) sRGB, (H, W, 1) float32, in row blocks (no full-size Lab temporaries)."""
+    from gan_engine import color
+
+    out = np.empty(rgb.shape[:2] + (1,), np.float32)
+    for y in range(0, rgb.shape[0], rows):
+        out[y:y + rows] = color.rgb_to_lab(rgb[y:y + rows])[..., :1] / 100.0
+    return out
+
+
+class Colorizer:
+    """A colourisation generator (L -> ab, CIE Lab) loaded once.
+
+    Any input is reduced to its CIE lightness L first (a colour photograph is re-coloured from
+    its own L); the output is RGB with that L kept (up to rounding to the output's bit depth),
+    alpha passed through. ``strength`` scales the predicted chroma (0: the grey image).
+    """
+
+    def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
+                 tile: int = 1024):
+        self.device = resolve_device(device)
+        self.weights = Path(weights) if weights is not None else default_weights("colorize")
+        self.model, self.card = _load_for_task(self.weights, "colorize", self.device, half)
+        self.half = bool(half and self.device.type == "cuda")
+        self.tile = tile
+
+    @torch.inference_mode()
+    def colorize(self, image: np.ndarray, *, tile: int | None = None, strength: float = 1.0,
+                 progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """float32 image in [0, 1] ((H, W), (H, W, 1|3|4)) -> (H, W, 3) RGB (or RGBA with alpha)."""
+        from gan_engine import color
+
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        rgb, alpha, _ = _split_image(image)
+        L = _lightness(rgb)
+        out = tiling.run_tiled(self.model, L, tile=tile or self.tile, device=self.device, half=self.half,
+                               progress=progress)
+        if strength < 1.0:
+            for y in range(0, out.shape[0], 512):
+                lab = color.rgb_to_lab(out[y:y + 512])
+                lab[..., 0] = L[y:y + 512, :, 0] * 100.0
+                lab[..., 1:] *= strength
+                out[y:y + 512] = color.lab_to_rgb(lab)
+        np.clip(out, 0.0, 1.0, out=out)
+        if alpha is not None:
+            out = np.concatenate([out, alpha[..., None]], axis=2)
+        return out.astype(np.float32, copy=False)
+
+    def colorize_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
+                      strength: float = 1.0, progress: Callable[[float], None] | None = None) -> Path:
+        """Colourise an image file into an RGB PNG (16-bit stays 16-bit; alpha and ICC kept)."""
+        loaded = imageio.load_image(path_in)
+        out = self.colorize(loaded.rgb, tile=tile, strength=strength, progress=progress)
+        return imageio.save_image(path_out, out, bit_depth=loaded.bit_depth, alpha=loaded.alpha,
+                                  gray=False, icc_profile=loaded.icc_profile)
+
+    def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
+        return self.colorize(image, **kwargs)

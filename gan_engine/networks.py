@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 __all__ = [
-    "Reach", "ConvBlock", "ResidualBlock", "Downsample", "Upsample", "UNet", "SRVGG", "PatchGAN",
+    "Reach", "ConvBlock", "ResidualBlock", "Downsample", "Upsample", "UNet", "SRVGG", "Colorizer", "PatchGAN",
     "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "clamp_unit",
     "count_parameters", "arch_name", "make_activation", "upsample_add",
 ]
@@ -228,7 +228,8 @@ class UNet(nn.Module):
     a quarter of the cost of a sub-pixel conv.
 
     ``head="residual"``: y = clamp(x + tail, 0, 1) (x broadcast when in_ch = 1 and out_ch = 3,
-    which is what colourisation needs); ``head="sigmoid"``: y = sigmoid(tail).
+    which is what colourisation needs); ``head="sigmoid"``: y = sigmoid(tail); ``head="linear"``:
+    y = tail (raw outputs, e.g. class logits inside :class:`Colorizer`).
     """
 
     arch = "unet"
@@ -242,8 +243,8 @@ class UNet(nn.Module):
         if levels < 1 or len(enc_blocks) != levels or len(dec_blocks) != levels:
             raise ValueError(f"need len(enc_blocks) == len(dec_blocks) == len(mults) - 1 >= 1, got "
                              f"mults={mults}, enc_blocks={enc_blocks}, dec_blocks={dec_blocks}")
-        if head not in ("residual", "sigmoid"):
-            raise ValueError(f"head must be 'residual' or 'sigmoid', not {head!r}")
+        if head not in ("residual", "sigmoid", "linear"):
+            raise ValueError(f"head must be 'residual', 'sigmoid' or 'linear', not {head!r}")
         if head == "residual" and not (in_ch == out_ch or in_ch == 1):
             raise ValueError(f"a residual head needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
         self.config = dict(in_ch=in_ch, out_ch=out_ch, base=base, mults=mults, enc_blocks=enc_blocks,
@@ -302,6 +303,8 @@ class UNet(nn.Module):
         r = self.tail(h)  # (B, out_ch, H, W)
         if self.config["head"] == "sigmoid":
             return torch.sigmoid(r)
+        if self.config["head"] == "linear":
+            return r
         return clamp_unit(r.add_(x) if r.shape[1] == x.shape[1] else r + x)  # x broadcast when 1 channel
 
 
@@ -357,6 +360,83 @@ class SRVGG(nn.Module):
         return clamp_unit(r.add_(base) if r.shape[1] == base.shape[1] else r + base)
 
 
+class Colorizer(nn.Module):
+    """Colourisation in CIE Lab: predicts a and b from L; the output keeps the input's L.
+
+    As Zhang et al. (2016): a U-Net (``unet`` config, linear head) classifies each pixel's ab into
+    ``bins`` (centres of a quantised ab grid, from the training data); the colour is the
+    annealed mean of the softmax at ``temperature`` (T -> 0: the mode, vivid but noisy;
+    T = 1: the mean, safe but brownish; Zhang's 0.38 by default) times ``chroma``. The U-Net
+    runs at 1/``downsample`` resolution and ab is upsampled bilinearly: chroma is
+    low-frequency (JPEG's 4:2:0 relies on the same fact), and it quarters the cost.
+
+    x: (B, 1, H, W) = L / 100 in [0, 1] -> sRGB (B, 3, H, W) of (100 x, a, b). Where (L, a, b)
+    falls outside the sRGB gamut the chroma is scaled down (in steps of 1/``gamut_steps``)
+    until it fits, so clipping never alters L.
+    """
+
+    arch = "colorizer"
+
+    def __init__(self, *, bins, unet: dict | None = None, temperature: float = 0.38, downsample: int = 2,
+                 chroma: float = 1.0, gamut_steps: int = 5, class_weights=None, in_ch: int = 1, out_ch: int = 3):
+        super().__init__()
+        if in_ch != 1 or out_ch != 3:
+            raise ValueError(f"a colorizer maps L (1 channel) to RGB (3), not {in_ch} -> {out_ch}")
+        centres = torch.as_tensor(bins, dtype=torch.float32)
+        if centres.ndim != 2 or centres.shape[1] != 2 or len(centres) < 2:
+            raise ValueError("bins must be a list of at least two (a, b) centres")
+        if temperature <= 0 or downsample < 1 or gamut_steps < 1:
+            raise ValueError("temperature > 0, downsample >= 1 and gamut_steps >= 1 are required")
+        unet = dict(unet or {})
+        unet.update(in_ch=1, out_ch=len(centres), head="linear")
+        weights = torch.ones(len(centres)) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        if weights.shape != (len(centres),):
+            raise ValueError("class_weights must give one weight per bin")
+        self.config = dict(bins=centres.tolist(), unet=unet, temperature=temperature, downsample=downsample,
+                           chroma=chroma, gamut_steps=gamut_steps, class_weights=weights.tolist(), in_ch=1, out_ch=3)
+        self.net = UNet(**unet)
+        # rebuilt from the config, not stored with the weights
+        self.register_buffer("centres", centres, persistent=False)
+        # the training loss's class rebalancing (data statistics, kept for the record and for fine-tuning)
+        self.register_buffer("class_weights", weights, persistent=False)
+        self.scale = 1
+        self.size_multiple = self.net.size_multiple * downsample
+        # pooling reads `downsample` pixels, bilinear upsampling one low-resolution neighbour more
+        self.receptive_radius = (self.net.receptive_radius + 1) * downsample + downsample
+
+    def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 1, H, W) -> (ab (B, 2, H, W), logits (B, Q, H/d, W/d))."""
+        d = self.config["downsample"]
+        small = F.avg_pool2d(x, d) if d > 1 else x
+        logits = self.net(small)  # (B, Q, H/d, W/d)
+        probs = torch.softmax(logits / self.config["temperature"], dim=1)
+        ab = torch.einsum("bqhw,qc->bchw", probs, self.centres) * self.config["chroma"]
+        if d > 1:
+            ab = F.interpolate(ab, scale_factor=d, mode="bilinear", align_corners=False)
+        return ab, logits
+
+    def to_rgb(self, x: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """sRGB of (L = 100 x, ab) with the chroma reduced where it would leave the gamut."""
+        from gan_engine.color import lab_to_rgb_torch
+
+        L = x * 100.0
+        steps = self.config["gamut_steps"]
+        rgb = lab_to_rgb_torch(torch.cat([L, torch.zeros_like(ab)], dim=1))  # grey: always in gamut
+        for k in range(1, steps + 1):
+            cand = lab_to_rgb_torch(torch.cat([L, ab * (k / steps)], dim=1), clip=False)
+            fits = ((cand >= -1e-3) & (cand <= 1.0 + 1e-3)).all(dim=1, keepdim=True)
+            rgb = torch.where(fits, cand, rgb)
+        return rgb.clamp(0.0, 1.0)
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (rgb, ab, logits): what the training step needs."""
+        ab, logits = self.predict(x)
+        return self.to_rgb(x, ab), ab, logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_parts(x)[0]
+
+
 # --------------------------------------------------------------------------------------------
 # Discriminator
 # --------------------------------------------------------------------------------------------
@@ -410,7 +490,7 @@ class PatchGAN(nn.Module):
         return self.forward_features(condition, image)[1]
 
 
-GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG}
+GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG, "colorizer": Colorizer}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {"patchgan": PatchGAN}
 
 
