@@ -404,6 +404,14 @@ class Colorizer(nn.Module):
         # pooling reads `downsample` pixels, bilinear upsampling one low-resolution neighbour more
         self.receptive_radius = (self.net.receptive_radius + 1) * downsample + downsample
 
+    def set_class_weights(self, weights) -> None:
+        """Replace the rebalancing weights (fine-tuning with other colour statistics)."""
+        w = torch.as_tensor(weights, dtype=torch.float32)
+        if w.shape != self.class_weights.shape:
+            raise ValueError("class_weights must give one weight per bin")
+        self.class_weights.copy_(w.to(self.class_weights.device))
+        self.config["class_weights"] = w.tolist()
+
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 1, H, W) -> (ab (B, 2, H, W), logits (B, Q, H/d, W/d))."""
         d = self.config["downsample"]

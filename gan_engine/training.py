@@ -276,8 +276,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     log.info("validation: %d held-out images", len(val_set))
 
     # ---- models: G, D (conditional patch critic), EMA copy of G, feature network ----
-    gen_config = {**spec.generator_config(config), **(spec.prepare(config, pools) if spec.prepare else {}),
-                  **config.generator_config}
+    prepared = spec.prepare(config, pools) if spec.prepare else {}  # data statistics (colour bins)
+    gen_config = {**spec.generator_config(config), **prepared, **config.generator_config}
     G = networks.build_generator(gen_name, **gen_config).to(device)
     if config.init:
         init_model, init_card = checkpoints.load_checkpoint(config.init, device="cpu")
@@ -285,6 +285,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
             raise ValueError(f"--init {config.init}: architecture {init_card.get('architecture')!r} "
                              f"is not {gen_name!r}")
         G = init_model.to(device)
+        if "class_weights" in prepared and hasattr(G, "set_class_weights"):
+            G.set_class_weights(prepared["class_weights"])  # this run's rebalancing, not the old one's
         log.info("initialised G from %s", config.init)
     elif config.identity_init:
         _start_at_identity(G)
