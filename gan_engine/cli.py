@@ -316,14 +316,33 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_contact_sheet(args) -> int:
-    from gan_engine import evaluation, imageio
+    """Before/after pairs: restore (input | restored), colorize (grey | colourised), upscale
+    (bicubic | model at the same output size; ``--crop`` cuts a centre region of the input first,
+    so that the pixels are visible at the sheet's row height)."""
+    from gan_engine import evaluation, imageio, resampling
 
     inputs = _check_inputs(args.inputs)
-    restorer = _open_restorer(args)
+    if args.task == "upscale":
+        model = _open_upscaler(args)
+    elif args.task == "colorize":
+        model = _open_colorizer(args)
+    else:
+        model = _open_restorer(args)
     pairs = []
     for path in inputs:
         rgb = imageio.load_image(path).rgb
-        pairs.append((path.stem, rgb, restorer.restore(rgb, tile=args.tile)))
+        if args.crop:
+            h, w = rgb.shape[:2]
+            c = min(args.crop, h, w)
+            rgb = rgb[(h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c]
+        if args.task == "upscale":
+            before = resampling.bicubic_upscale(rgb, model.scale)
+        elif args.task == "colorize":
+            from gan_engine.colorization import gray_of
+            before = gray_of(rgb)
+        else:
+            before = rgb
+        pairs.append((path.stem, before, model(before if args.task == "colorize" else rgb, tile=args.tile)))
     print(evaluation.contact_sheet(pairs, args.out, height=args.height, columns=args.columns))
     return 0
 
@@ -446,8 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
     _weights_args(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("contact-sheet", help="before/after PNG of restored images")
+    p = sub.add_parser("contact-sheet", help="before/after PNG of restored, colourised or upscaled images")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    p.add_argument("--task", default="restore", choices=["restore", "colorize", "upscale"],
+                   help="restore (default), colorize (grey copy | colourised) or upscale (bicubic | model)")
+    p.add_argument("--scale", type=int, default=4, choices=[2, 4], help="--task upscale: factor")
+    p.add_argument("--variant", default="faithful", choices=["faithful", "gan"], help="--task upscale: weights")
+    p.add_argument("--crop", type=int, help="centre crop of each input (px) before processing")
     p.add_argument("--out", required=True, metavar="PNG", help="output PNG")
     p.add_argument("--height", type=int, default=320, help="row height in pixels")
     p.add_argument("--columns", type=int, default=2, help="pairs per row")
