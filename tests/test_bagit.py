@@ -38,7 +38,7 @@ def test_item_bag_is_valid_and_holds_the_stored_checksums(archive, tmp_path):
     assert result.bags == [tmp_path / "out" / "ARC-1"]
     bag = bagit.Bag(str(result.bags[0]))
     bag.validate()  # checksums, Payload-Oxum, completeness, tag manifest
-    assert bag.version == "1.0"
+    assert bag.version_info == (1, 0)
     manifest = _manifest(result.bags[0])
     assert manifest[f"data/ARC-1/original/{first.pk}-original.png"] == first.sha256
     assert manifest[f"data/ARC-1/derivatives/{restored.pk}-restored.png"] == restored.sha256
@@ -121,10 +121,12 @@ def test_a_changed_file_stops_the_export_and_leaves_nothing(archive, tmp_path, a
     first, _, second = archive
     stored = archive_dirs.media / second.file.name
     stored.write_bytes(stored.read_bytes()[:-1] + b"\x00")
+    destination = tmp_path / "transfer"
+    destination.mkdir()
     with pytest.raises(bagit_export.BagExportError) as caught:
-        bagit_export.export_item_bags([first.item, second.item], tmp_path / "out")
+        bagit_export.export_item_bags([first.item, second.item], destination / "out")
     assert caught.value.code == "fixity_mismatch" and second.sha256 in caught.value.message
-    assert os.listdir(tmp_path) == []  # no half bag, no temporary folder, not even the output folder
+    assert os.listdir(destination) == []  # no half bag, no temporary folder, not even the output folder
 
 
 def test_missing_file_is_reported(archive, tmp_path, archive_dirs):
@@ -244,3 +246,12 @@ def test_admin_action_needs_curator_rights(client, staff, archive, settings, tmp
     _run_action(client, "/admin/restoration/item/", [archive[0].item.pk])
     assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
     assert Version.objects.count() == 3  # nothing else happened either
+
+
+def test_command_takes_out_dir_before_or_after_the_items(archive, tmp_path):
+    call_command("export_bag", str(tmp_path / "first"), "--item", "ARC-1", "ARC-2")
+    assert sorted(p.name for p in (tmp_path / "first").iterdir()) == ["ARC-1", "ARC-2"]
+    call_command("export_bag", "--item", "ARC-2", str(tmp_path / "second"))
+    assert [p.name for p in (tmp_path / "second").iterdir()] == ["ARC-2"]
+    with pytest.raises(CommandError, match="OUT_DIR is required"):
+        call_command("export_bag", "--item", "ARC-1")

@@ -464,3 +464,10 @@ def test_first_request_decodes_the_stored_file_once(client, store, public_collec
     _image(client, version, "450,0,450,300/225,/0/default.jpg")
     assert decoded_areas == [(900, 600)]  # served from the cache
     assert near(_decoded(response).getpixel((100, 70)), GREEN)
+
+
+def test_head_requests_and_other_methods(client, public_version):
+    assert client.head(f"/iiif/3/{public_version.pk}/info.json").status_code == 200
+    assert _image(client, public_version, "full/50,/0/default.jpg").status_code == 200
+    assert client.head(f"/iiif/3/{public_version.pk}/full/50,/0/default.jpg").status_code == 200
+    assert client.post(f"/iiif/3/{public_version.pk}/info.json").status_code == 405

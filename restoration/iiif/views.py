@@ -31,7 +31,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import parse_etags
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from PIL import Image
 
 from restoration import interop
@@ -130,16 +130,15 @@ def json_response(request: HttpRequest, document: dict, *, public: bool, jsonld_
 # --- Image API ----------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def base_redirect(request: HttpRequest, version_id: int) -> HttpResponse:
     """The service's base URI redirects to its info.json (303, as the specification asks)."""
     _version, public = _version_or_404(request, version_id)
     response = HttpResponseRedirect(reverse("iiif:info", args=[version_id]), status=303)
-    response.status_code = 303
     return _shared_headers(response, public)
 
 
-@require_GET
+@require_safe
 def info(request: HttpRequest, version_id: int) -> HttpResponse:
     version, public = _version_or_404(request, version_id)
     try:
@@ -177,7 +176,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-@require_GET
+@require_safe
 def image(request: HttpRequest, version_id: int, region: str, size: str, rotation: str, quality_format: str):
     """``{region}/{size}/{rotation}/{quality}.{format}``: cut on demand, then served from the cache."""
     version, public = _version_or_404(request, version_id)
@@ -222,7 +221,7 @@ def image(request: HttpRequest, version_id: int, region: str, size: str, rotatio
     return _shared_headers(response, public)
 
 
-@require_GET
+@require_safe
 def not_an_image_request(request: HttpRequest, version_id: int, rest: str) -> HttpResponse:
     _version, public = _version_or_404(request, version_id)
     return _error(400, f"{rest!r} is not an image request: use {{region}}/{{size}}/{{rotation}}/{{quality}}.{{format}} "
@@ -232,7 +231,7 @@ def not_an_image_request(request: HttpRequest, version_id: int, rest: str) -> Ht
 # --- Presentation API -----------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def manifest(request: HttpRequest, identifier: str) -> HttpResponse:
     user = interop.request_user(request)
     item = get_object_or_404(Item.objects.visible_to(user).select_related("collection"), identifier=identifier)
@@ -253,7 +252,7 @@ def _visible_collections(user):
     return collections if user.is_authenticated else collections.filter(is_public=True)
 
 
-@require_GET
+@require_safe
 def collection(request: HttpRequest, slug: str) -> HttpResponse:
     user = interop.request_user(request)
     found = get_object_or_404(_visible_collections(user), slug=slug)
@@ -264,7 +263,7 @@ def collection(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(request, document, public=public, jsonld_type=PRESENTATION_JSONLD)
 
 
-@require_GET
+@require_safe
 def top_collection(request: HttpRequest) -> HttpResponse:
     user = interop.request_user(request)
     document = presentation.top_collection_document(

@@ -23,9 +23,15 @@ class Command(BaseCommand):
             help="Archival identifiers (or database ids) of the items: one bag each.",
         )
         which.add_argument("--collection", metavar="SLUG", help="A collection's slug: one bag with all its items.")
-        parser.add_argument("out_dir", metavar="OUT_DIR", help="A new or empty folder to write the bags into.")
+        # Optional for argparse only: after "--item A B" it cannot tell the items from OUT_DIR, so
+        # the last value of --item is OUT_DIR when none follows (handle() requires one).
+        parser.add_argument("out_dir", metavar="OUT_DIR", nargs="?", help="A new or empty folder to write the bags into.")
 
-    def handle(self, *args, items: list[str] | None, collection: str | None, out_dir: str, **options) -> None:
+    def handle(self, *args, items: list[str] | None, collection: str | None, out_dir: str | None, **options) -> None:
+        if out_dir is None and items and len(items) > 1:
+            out_dir = items.pop()
+        if not out_dir:
+            raise CommandError("OUT_DIR is required: export_bag (--item ID... | --collection SLUG) OUT_DIR")
         try:
             if items:
                 result = bagit_export.export_item_bags(bagit_export.resolve_items(items), out_dir)
