@@ -46,10 +46,10 @@ def client_for(user) -> Client:
 
 
 def add_restored(source: Version, *, kind: str = "restored", user=None, model: str = MODEL,
-                 weights: str = WEIGHTS) -> Version:
+                 weights: str = WEIGHTS, data: bytes | None = None) -> Version:
     """A derivative recorded as restoration jobs record theirs (model and weights in the event)."""
     return services.add_derivative(
-        source, io.BytesIO(image_bytes(size=(24, 16))), kind=kind, filename=f"{source.item.identifier}-{kind}.png",
+        source, io.BytesIO(data or image_bytes(size=(24, 16))), kind=kind, filename=f"{source.item.identifier}-{kind}.png",
         user=user, software={"name": "gan_engine", "version": "0.1.0", "model": model, "weights_sha256": weights},
         detail={"task": "restore", "model": model, "weights_sha256": weights, "parameters": {"strength": 1.0}},
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -38,7 +38,6 @@ from restoration.models import (
     Item,
     RestorationJob,
     Version,
-    VersionKind,
 )
 
 from . import display
@@ -108,11 +107,9 @@ class ItemGridView(ListView):
         items = Item.objects.visible_to(self.request.user)
         if self.collection is not None:
             items = items.filter(collection=self.collection)
-        derivative = ~Q(versions__kind=VersionKind.ORIGINAL)
         return (
             self.filters.filter(items)
             .select_related("collection")
-            .annotate(derivative_count=Count("versions", filter=derivative))
             .prefetch_related(Prefetch(
                 "versions", to_attr="grid_versions",
                 queryset=Version.objects.only("id", "item_id", "kind", "is_preferred", "thumbnail").order_by("id"),
@@ -158,7 +155,6 @@ def _viewer_config(item: Item, versions: list[display.ShownVersion], compare: di
     iiif = f"{get_script_prefix()}iiif/3/"
     original = next((s for s in versions if s.version.is_original), None)
     return {
-        "iiifBase": iiif,
         "original": original.version.pk if original else None,
         "compare": compare.version.pk if compare else None,
         "versions": {

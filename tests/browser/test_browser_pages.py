@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,7 +93,7 @@ def test_a_visitor_sees_public_items_only_and_no_controls(pages, curator, settin
     public = Collection.objects.create(name="Harbour prints", slug="harbour-prints", is_public=True)
     private = Collection.objects.create(name="Family album", slug="family-album", is_public=False)
     shown = ingest(made_up_photo(), "HP-001", collection=public, user=curator, title="Harbour at dawn", is_public=True)
-    add_restored(shown, user=curator)
+    add_restored(shown, user=curator, data=made_up_photo(seed=10))
     ingest(made_up_photo(seed=8), "HP-002", collection=public, user=curator, title="Secret quay", is_public=False)
     ingest(made_up_photo(seed=9), "FA-001", collection=private, user=curator, title="Picnic", is_public=True)
 
@@ -109,6 +108,8 @@ def test_a_visitor_sees_public_items_only_and_no_controls(pages, curator, settin
     assert page.goto("/items/FA-001/").status == 404
     assert page.goto("/collections/family-album/").status == 404
 
+    tiles: list[str] = []
+    page.on("request", lambda request: TILE_REQUEST.search(request.url) and tiles.append(request.url))
     page.goto("/items/HP-001/")
     assert page.locator("#queue-form").count() == 0 and page.locator("#jobs").count() == 0
     assert "not the original" in page.inner_text("#viewer-ai-label")
@@ -129,9 +130,7 @@ def test_a_visitor_sees_public_items_only_and_no_controls(pages, curator, settin
     page.keyboard.press("PageDown")
     assert divider_state(page) == (90, 90.0)
 
-    # Zoom; with the IIIF service there, tiles in register on both panes.
-    tiles: list[str] = []
-    page.on("request", lambda request: TILE_REQUEST.search(request.url) and tiles.append(request.url))
+    # Zoom; with the IIIF service there, tiles (the access copies are small) on both panes.
     services_found = wait_until_iiif_known(page)
     page.click("[data-zoom=in]")
     page.wait_for_function("() => Number(document.getElementById('viewer-stage').dataset.zoom) > 1.4")

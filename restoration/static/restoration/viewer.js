@@ -419,8 +419,10 @@
     });
   }
 
+  // Zoom keys work on the image and on the divider; arrow keys pan only from the image (on the
+  // divider they move it).
   stage.addEventListener("keydown", (event) => {
-    if (event.target !== stage) return;
+    if (event.target !== stage && !(event.target === divider && ["+", "=", "-", "0"].includes(event.key))) return;
     const g = geometry(layers[0]);
     const keys = {
       "+": () => zoomCentre(1.5),
