@@ -230,12 +230,27 @@ GAN_DEVICE = os.environ.get("GAN_DEVICE", "auto")
 GAN_THREADS = env_int("GAN_THREADS", 0)
 # Default tile side in pixels (a job's "tile" parameter overrides it; it never changes the result).
 GAN_TILE = env_int("GAN_TILE", 512)
-# Weights per task: GAN_WEIGHTS_<TASK> names a file, else <GAN_WEIGHTS_DIR>/<task>.safetensors.
+# The tasks this installation offers (comma-separated; an archive may leave style transfer out, say).
+# A task offered here is available when one of its variants can run (restoration.engine).
+GAN_TASKS = tuple(t.strip() for t in os.environ.get("GAN_TASKS", "restore,colorize,upscale,style").split(",")
+                  if t.strip())
+# Weights files: GAN_WEIGHTS_<KEY> names a file, else <GAN_WEIGHTS_DIR>/<key>.safetensors (its model
+# card beside it, <key>.json). One key per task, and one per scale and variant for the upscaler
+# (e.g. GAN_WEIGHTS_UPSCALE_X4_FAITHFUL). "style" is the feed-forward style model; the style
+# methods "color" and "optimize" use no weights file.
 GAN_WEIGHTS_DIR = Path(os.environ.get("GAN_WEIGHTS_DIR", BASE_DIR / "gan_engine" / "weights"))
 GAN_WEIGHTS = {
-    task: Path(os.environ.get(f"GAN_WEIGHTS_{task.upper()}") or GAN_WEIGHTS_DIR / f"{task}.safetensors")
-    for task in ("restore", "colorize", "upscale", "style")
+    key: Path(os.environ.get(f"GAN_WEIGHTS_{key.upper()}") or GAN_WEIGHTS_DIR / f"{key}.safetensors")
+    for key in (
+        "restore", "colorize", "style",
+        "upscale_x2_faithful", "upscale_x2_gan", "upscale_x4_faithful", "upscale_x4_gan",
+    )
 }
+# The feature network of the style method "optimize": a torchvision VGG19 state dict, else (unset)
+# gan_engine's seeded random multi-scale filters. Same variable as gan_engine's own.
+GAN_VGG19_WEIGHTS = Path(os.environ["GAN_VGG19_WEIGHTS"]) if os.environ.get("GAN_VGG19_WEIGHTS") else None
+# Largest upscaled image a job may produce (pixels); a larger request is refused when submitted.
+GAN_UPSCALE_MAX_PIXELS = env_int("GAN_UPSCALE_MAX_PIXELS", 400_000_000)
 # Runs of a job (first run included) before a transient failure (out of memory, I/O error, a
 # worker that died) fails it for good.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)

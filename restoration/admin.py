@@ -94,10 +94,15 @@ def _events_with_agents(queryset: QuerySet) -> QuerySet:
 # --- Restoration actions (items and versions) -------------------------------------------------------
 
 
+# An action has no form: the parameters it queues with when the defaults cannot do (style's
+# default method needs a reference version; the trained style model does not).
+ACTION_PARAMS: dict[str, dict] = {JobTask.STYLE: {"method": "feedforward"}}
+
+
 def _queue_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, task: str) -> None:
     """Queues one ``task`` job per selected item (on its original) or version, and says what happened."""
     sources = queryset.select_related("item") if queryset.model is Version else queryset
-    outcome = jobs.submit_many(sources, task=task, user=request.user)
+    outcome = jobs.submit_many(sources, task=task, user=request.user, params=ACTION_PARAMS.get(task))
     label = JobTask(task).label
     counts = (
         f"{label}: {len(outcome['queued'])} job(s) queued, {len(outcome['reused'])} reused "
@@ -113,12 +118,18 @@ def _job_action(task: str):
         _queue_jobs(modeladmin, request, queryset, task)
 
     action.__name__ = f"queue_{task}"
-    label = JobTask(task).label
+    label = JobTask(task).label + (" with the trained style model" if task == JobTask.STYLE else "")
     return admin.action(permissions=["run_jobs"], description=f"{label} (one job per selected %(verbose_name)s)")(action)
 
 
 # One action per task; ``JobActionsMixin.get_actions`` keeps those the engine can run now.
 JOB_ACTIONS = [_job_action(task) for task in JobTask.values]
+
+
+def _action_can_run(task: str) -> bool:
+    """Whether the task's action parameters name a variant whose weights are there."""
+    params = ACTION_PARAMS.get(task)
+    return params is None or any(all(v.get(k) == params[k] for k in v) for v in engine.available_variants(task))
 
 
 class JobActionsMixin:
@@ -131,7 +142,7 @@ class JobActionsMixin:
         actions = super().get_actions(request)
         available = set(engine.available_tasks())
         for task in JobTask.values:
-            if task not in available:
+            if task not in available or not _action_can_run(task):
                 actions.pop(f"queue_{task}", None)
         return actions
 

@@ -10,7 +10,8 @@ Life of a job::
                  cancelled                         failed (error, failure event)
 
 - **Recipe.** ``recipe_key`` = sha256 of the canonical JSON of (source version id, task, the
-  parameters that change the result, weights sha256). A partial unique constraint allows one
+  parameters that change the result, weights sha256, and the reference version's sha256 when the
+  job names one). A partial unique constraint allows one
   queued, running or succeeded job per key: a request for a recipe that succeeded reuses its
   derivative; one for a recipe queued or running gets that job back; two racing requests
   cannot both insert (the loser reads the winner's row).
@@ -110,14 +111,23 @@ class Submission:
 # --- Submitting -------------------------------------------------------------------------------
 
 
-def recipe_key(*, source_version_id: int, task: str, params: Mapping[str, Any], weights_sha256: str) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces, ASCII) of what decides the result."""
+def recipe_key(*, source_version_id: int, task: str, params: Mapping[str, Any], weights_sha256: str,
+               reference_sha256: str | None = None) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces, ASCII) of what decides the result.
+
+    ``weights_sha256`` is the weights file's checksum, or for a method without weights the
+    checksum of its description (``engine.WeightsInfo``). ``reference_sha256`` (the content of a
+    reference version) is part of the recipe only when the job names a reference, so the keys of
+    jobs without one are those they always were.
+    """
     recipe = {
         "source_version": source_version_id,
         "task": task,
         "params": engine.recipe_params(task, params),
         "weights_sha256": weights_sha256,
     }
+    if reference_sha256 is not None:
+        recipe["reference_sha256"] = reference_sha256
     canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -134,13 +144,22 @@ def _check_task(task: Any) -> str:
     return task
 
 
-def _check_reference(item: Item, params: Mapping[str, Any]) -> None:
+def _check_reference(params: Mapping[str, Any], user) -> Version | None:
+    """The reference version a job names: of the same item or another one, which ``user`` may
+    read (the API's rule, ``Item.objects.visible_to``). A version the user may not read gets the
+    same answer as one that does not exist, so the refusal reveals nothing."""
     reference = params.get("reference_version")
-    if reference is not None and not Version.objects.filter(pk=reference, item=item).exists():
+    if reference is None:
+        return None
+    found = (
+        Version.objects.filter(pk=reference, item__in=Item.objects.visible_to(user)).select_related("item").first()
+    )
+    if found is None:
         raise JobError(
-            "invalid_parameters", f"Version {reference} is not a version of item {item.identifier!r}.",
+            "invalid_parameters", f"reference_version {reference}: there is no version {reference} that you may read.",
             field="params",
         )
+    return found
 
 
 def submit_job(
@@ -172,15 +191,17 @@ def submit_job(
             )
     try:
         cleaned = engine.validate_params(task, params)
+        engine.check_size(task, cleaned, source.width, source.height)
     except engine.ParameterError as exc:
         raise JobError("invalid_parameters", exc.message, field="params") from exc
-    _check_reference(item, cleaned)
+    reference = _check_reference(cleaned, user)
     try:
-        weights = engine.weights_info(task)
+        weights = engine.weights_info(task, cleaned)
     except engine.EngineUnavailable as exc:
-        raise JobError("task_unavailable", str(exc), field="task") from exc
+        raise JobError("task_unavailable", str(exc), field=exc.field) from exc
 
-    key = recipe_key(source_version_id=source.pk, task=task, params=cleaned, weights_sha256=weights.sha256)
+    key = recipe_key(source_version_id=source.pk, task=task, params=cleaned, weights_sha256=weights.sha256,
+                     reference_sha256=reference.sha256 if reference is not None else None)
     existing = _live_job(key)
     if existing is not None:
         return Submission(existing, created=False)
@@ -201,8 +222,9 @@ def submit_job(
     return Submission(job, created=True)
 
 
-def submit_many(sources: Iterable[Item | Version], *, task: str, user) -> dict[str, list]:
-    """One job per item (on its original) or version, as admin actions do.
+def submit_many(sources: Iterable[Item | Version], *, task: str, user,
+                params: Mapping[str, Any] | None = None) -> dict[str, list]:
+    """One job per item (on its original) or version, with the same ``params``, as admin actions do.
 
     Returns ``{"queued": [...], "reused": [...], "in_progress": [...], "refused": [(source, message)]}``.
     """
@@ -211,7 +233,7 @@ def submit_many(sources: Iterable[Item | Version], *, task: str, user) -> dict[s
         item = source if isinstance(source, Item) else source.item
         version = source if isinstance(source, Version) else None
         try:
-            submission = submit_job(item, task=task, source_version=version, user=user)
+            submission = submit_job(item, task=task, params=params, source_version=version, user=user)
         except JobError as exc:
             outcome["refused"].append((source, exc.message))
             continue
@@ -335,32 +357,76 @@ def _derivative_filename(job: RestorationJob) -> str:
     return f"{stem}-{job.task}.png"
 
 
+def _reference(job: RestorationJob) -> Version | None:
+    """The job's reference version (style), if it names one."""
+    pk = (job.params or {}).get("reference_version")
+    if pk is None:
+        return None
+    reference = Version.objects.select_related("item").filter(pk=pk).first()
+    if reference is None:
+        raise JobFailed(f"The reference version {pk} of the job no longer exists.")
+    return reference
+
+
+def _digital_source_type(job: RestorationJob) -> str:
+    """IPTC digital source type of the result: per task (``xmp.DIGITAL_SOURCE_TYPES``), except the
+    style method color, a global colour and tone map that no trained model takes part in."""
+    if job.task == JobTask.STYLE and (job.params or {}).get("method") == "color":
+        return xmp.ALGORITHMICALLY_ENHANCED
+    return xmp.DIGITAL_SOURCE_TYPES[job.task]
+
+
+def _description(job: RestorationJob, result: engine.RunResult, reference: Version | None) -> str:
+    """The derivative's ``dc:description``: task, source, model and weights, reference, parameters."""
+    source = job.source_version
+    if result.weights is None or result.weights.has_weights:
+        by = f"by the model {result.model_name}, weights sha256 {result.weights_sha256}"
+    else:
+        card = result.weights.card
+        by = (f"by {card.get('algorithm', result.model_name)} (no trained generator; method sha256 "
+              f"{result.weights_sha256})")
+        features = card.get("feature_network")
+        if features:
+            by += f", feature network {features.get('kind')}"
+            if features.get("weights_sha256"):
+                by += f" (weights sha256 {features['weights_sha256']})"
+    text = f"{JobTask(job.task).label} of {job.item.identifier} (version {source.pk}) {by}"
+    if reference is not None:
+        text += f", reference {reference.item.identifier} (version {reference.pk}, sha256 {reference.sha256})"
+    shown = {k: v for k, v in engine.recipe_params(job.task, job.params).items()
+             if v is not None and k != "reference_version"}
+    if shown:
+        text += ", parameters " + " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return f"{text}, {engine.ENGINE_NAME} {result.engine_version}."
+
+
 def _run(job: RestorationJob, attempt: int) -> Version:
     """Verify, run the engine, label, verify again, store: returns the new version."""
     timings: dict[str, float] = {}
     clock = time.monotonic()
     source = job.source_version
+    reference = _reference(job)
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-", dir=settings.FILE_UPLOAD_TEMP_DIR or None) as tmp:
         source_path = Path(tmp) / ("source" + Path(source.file.name).suffix.lower())
         _verify_original(source, copy_to=source_path)
+        reference_path = None
+        if reference is not None:  # a checked copy: the engine reads exactly the recorded bytes
+            reference_path = Path(tmp) / ("reference" + Path(reference.file.name).suffix.lower())
+            _verify_original(reference, copy_to=reference_path)
         timings["fetch_and_verify"] = round(time.monotonic() - clock, 4)
 
         output = Path(tmp) / "derivative.png"
         progress = _ProgressWriter(job.pk, attempt, settings.JOB_PROGRESS_INTERVAL)
         result = engine.run(job.task, source_path, output, job.params, expected_sha256=job.weights_sha256,
-                            progress=progress)
+                            progress=progress, reference=reference_path)
         timings.update(load_model=result.load_seconds, inference=result.inference_seconds)
 
         clock = time.monotonic()
         xmp.write_labels(
             output,
-            digital_source_type=xmp.DIGITAL_SOURCE_TYPES[job.task],
+            digital_source_type=_digital_source_type(job),
             source_identifier=job.item.identifier,
-            description=(
-                f"{JobTask(job.task).label} of {job.item.identifier} (version {source.pk}) by the model "
-                f"{result.model_name}, weights sha256 {result.weights_sha256}, {engine.ENGINE_NAME} "
-                f"{result.engine_version}."
-            ),
+            description=_description(job, result, reference),
             creator_tool=f"{engine.ENGINE_NAME} {result.engine_version}",
         )
         _verify_original(source)
@@ -368,6 +434,23 @@ def _run(job: RestorationJob, attempt: int) -> Version:
 
         clock = time.monotonic()
         duration = (timezone.now() - job.started_at).total_seconds() if job.started_at else None
+        detail = {
+            "job": job.pk,
+            "task": job.task,
+            "parameters": job.params,
+            "recipe_key": job.recipe_key,
+            "device": result.device,
+            "seed": result.seed,
+            "duration_seconds": round(duration, 3) if duration is not None else None,
+            "inference_seconds": result.inference_seconds,
+            "model": result.model_name,
+            "weights_sha256": result.weights_sha256,
+            "worker": worker_name(),
+            "source_sha256": source.sha256,
+            **_weights_detail(result.weights),
+            **_reference_detail(reference),
+        }
+        weights_sha = detail["weights_sha256"]
         version = None
         try:
             with open(output, "rb") as fh, transaction.atomic():
@@ -376,21 +459,9 @@ def _run(job: RestorationJob, attempt: int) -> Version:
                     kind=TASK_VERSION_KINDS[job.task],
                     filename=_derivative_filename(job),
                     user=job.requested_by,
-                    software=engine.software(model_name=result.model_name, weights_sha256=result.weights_sha256),
-                    detail={
-                        "job": job.pk,
-                        "task": job.task,
-                        "parameters": job.params,
-                        "recipe_key": job.recipe_key,
-                        "device": result.device,
-                        "seed": result.seed,
-                        "duration_seconds": round(duration, 3) if duration is not None else None,
-                        "inference_seconds": result.inference_seconds,
-                        "model": result.model_name,
-                        "weights_sha256": result.weights_sha256,
-                        "worker": worker_name(),
-                        "source_sha256": source.sha256,
-                    },
+                    software=engine.software(model_name=result.model_name, weights_sha256=weights_sha),
+                    detail=detail,
+                    also_from=[reference] if reference is not None else (),
                 )
                 timings["store"] = round(time.monotonic() - clock, 4)
                 now = timezone.now()
@@ -405,6 +476,23 @@ def _run(job: RestorationJob, attempt: int) -> Version:
                 _delete_files(version)  # the rows were rolled back; their files must go too
             raise
     return version
+
+
+def _weights_detail(weights: engine.WeightsInfo | None) -> dict[str, Any]:
+    """Event detail of what ran: the weights file's name, or for a method without weights, its
+    description and that description's checksum (``weights_sha256`` is then None)."""
+    if weights is None:
+        return {}
+    if weights.has_weights:
+        return {"weights_file": weights.path.name}
+    return {"weights_sha256": None, "weights_file": None, "method": weights.card, "method_sha256": weights.sha256}
+
+
+def _reference_detail(reference: Version | None) -> dict[str, Any]:
+    if reference is None:
+        return {}
+    return {"reference_version": reference.pk, "reference_item": reference.item.identifier,
+            "reference_sha256": reference.sha256}
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -428,12 +516,20 @@ def _message(exc: BaseException) -> str:
 
 
 def _record_failure(job: RestorationJob, message: str) -> None:
-    software = engine.software(model_name=job.model_name or None, weights_sha256=job.weights_sha256 or None)
+    has_weights = engine.uses_weights(job.task, job.params)
+    weights_sha = (job.weights_sha256 or None) if has_weights else None
+    software = engine.software(model_name=job.model_name or None, weights_sha256=weights_sha)
+    sources = [job.source_version]
+    reference_pk = (job.params or {}).get("reference_version")
+    reference = Version.objects.filter(pk=reference_pk).first() if reference_pk is not None else None
+    if reference is not None and reference.pk != job.source_version_id:
+        sources.append(reference)
+    extra = {} if has_weights else {"method_sha256": job.weights_sha256}
     provenance.record_event(
         EventType.MODIFICATION,
         item=job.item,
         outcome=EventOutcome.FAILURE,
-        sources=[job.source_version],
+        sources=sources,
         detail={
             "job": job.pk,
             "task": job.task,
@@ -441,7 +537,8 @@ def _record_failure(job: RestorationJob, message: str) -> None:
             "error": message,
             "attempts": job.attempts,
             "worker": job.worker_host,
-            "weights_sha256": job.weights_sha256,
+            "weights_sha256": weights_sha,
+            **extra,
         },
         user=job.requested_by,
         software=software,

@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -373,12 +373,15 @@ def add_derivative(
     software: Mapping[str, Any],
     detail: Mapping[str, Any],
     event_type: str = EventType.MODIFICATION,
+    also_from: Iterable[Version] = (),
 ) -> Version:
     """Adds a version derived from ``parent`` (e.g. a restoration), stored like an original.
 
     ``software`` (``{"name", "version", ...}``) is recorded as the executing program of the
     ``event_type`` event, with ``detail``; a ``message digest calculation`` event is written
-    too. Raises ``IngestError`` for a refused file and ``ValueError`` for a bad ``kind``.
+    too. ``also_from``: other versions the result was made from (a style job's reference, of
+    this item or another), linked to the event as sources beside ``parent``. Raises
+    ``IngestError`` for a refused file and ``ValueError`` for a bad ``kind``.
     """
     if kind not in VersionKind.values or kind == VersionKind.ORIGINAL:
         raise ValueError(f"A derivative's kind must be one of the non-original kinds, not {kind!r}.")
@@ -394,7 +397,7 @@ def add_derivative(
             provenance.record_event(
                 event_type,
                 item=item,
-                sources=[parent],
+                sources=[parent, *(v for v in also_from if v.pk != parent.pk)],
                 outcomes=[version],
                 detail={"kind": kind, "sha256": sha256, **dict(detail)},
                 user=user,

@@ -34,7 +34,9 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def gan_settings(settings, tiny_weights, tmp_path) -> Path:
-    """Jobs use the tiny checkpoint on the CPU; the other tasks have no weights."""
+    """Jobs use the tiny checkpoint on the CPU; the other tasks are off (style's colour transfer
+    needs no weights, so missing weights alone would not turn it off)."""
+    settings.GAN_TASKS = ("restore",)
     settings.GAN_WEIGHTS = {
         "restore": tiny_weights,
         "colorize": tmp_path / "none" / "colorize.safetensors",

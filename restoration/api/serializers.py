@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from restoration import engine
 from restoration.models import (
     DUBLIN_CORE_FIELDS,
     Collection,
@@ -294,16 +295,31 @@ class DuplicateErrorSerializer(ErrorSerializer):
 # --- Restoration jobs -------------------------------------------------------------------------
 
 
+PARAMS_HELP = (
+    "Parameters of the task (one of the objects below, by task); unset ones take their defaults. "
+    "E.g. restore {\"strength\": 0.8}; upscale {\"scale\": 2, \"variant\": \"faithful\"}; colorize "
+    "{\"strength\": 0.7}; style {\"method\": \"color\", \"reference_version\": 12} (color and optimize need a "
+    "reference version of this or another item you may read; feedforward takes none; steps only for optimize)."
+)
+
+
+@extend_schema_field({
+    "anyOf": [engine.params_schema(task) for task in engine.TASK_PARAMETERS],
+    "description": PARAMS_HELP,
+})
+class JobParamsField(serializers.JSONField):
+    """``params`` of a job request, documented per task from ``engine.TASK_PARAMETERS``."""
+
+
 class JobRequestSerializer(serializers.Serializer):
     """Input of ``POST /api/items/{id}/jobs/``. Only the shape is checked here; the task, its
     parameters and the source version are checked by ``restoration.jobs.submit_job`` (400 with
     code ``unknown_task``, ``task_unavailable``, ``invalid_parameters`` or ``invalid_source``)."""
 
-    task = serializers.CharField(help_text="restore (colorize, upscale, style once the engine provides them).")
-    params = serializers.JSONField(
-        required=False, default=dict,
-        help_text="Parameters of the task, e.g. {\"strength\": 0.8, \"tile\": 512, \"seed\": 0}.",
+    task = serializers.CharField(
+        help_text="restore, colorize, upscale or style: one the engine can run now (else 400 task_unavailable)."
     )
+    params = JobParamsField(required=False, default=dict, help_text=PARAMS_HELP)
     source_version = serializers.IntegerField(
         required=False, allow_null=True, help_text="Id of a version of this item; default: the original."
     )
@@ -346,6 +362,13 @@ class JobSerializer(serializers.ModelSerializer):
             "cancel_url",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "weights_sha256": {"help_text": (
+                "sha256 of the weights file the job runs with; for a style method without weights (color, "
+                "optimize), sha256 of the method's description (method, feature network, gan_engine version)."
+            )},
+            "params": {"help_text": "Validated parameters, defaults filled in."},
+        }
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, job: RestorationJob) -> str:

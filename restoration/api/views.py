@@ -218,8 +218,11 @@ class ItemViewSet(
             "(`source_version` defaults to the original). Returns **202** with the queued job, or "
             "the job already queued or running for the same recipe (source version, task, "
             "parameters, weights); **200** with the finished job when that recipe already "
-            "succeeded (its `result_version` is reused, nothing is recomputed). 400 codes: "
-            "`unknown_task`, `task_unavailable`, `invalid_parameters`, `invalid_source`. "
+            "succeeded (its `result_version` is reused, nothing is recomputed). Tasks: `restore`, "
+            "`colorize`, `upscale` (`scale` 2 or 4, `variant` faithful or gan), `style` (`method` color, "
+            "optimize or feedforward; `reference_version`: a version of this or another item you may "
+            "read, part of the recipe by its sha256); each accepted when the engine can run it. "
+            "400 codes: `unknown_task`, `task_unavailable`, `invalid_parameters`, `invalid_source`. "
             "Poll `url` (`GET /api/jobs/{id}/`) for progress."
         ),
         request=JobRequestSerializer,
