@@ -171,10 +171,11 @@ def style_folders(tmp_path, rng):
 
 
 def _train_tiny(tmp_path, content, reference, **kw):
+    """A 3-step run of a tiny G and D on 32-px crops -> (checkpoint path, config)."""
     config = style.StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
                                     steps=3, batch=2, crop=32, val_crops=2, generator_config=TINY_G,
                                     discriminator_config=TINY_D, style_layers=FAST_LAYERS,
-                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1, **kw)
+                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1, margin=4, **kw)
     return style.train_feedforward(config), config
 
 
@@ -185,11 +186,11 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
     config = style.StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
                                     steps=3, batch=2, crop=32, val_crops=2, generator_config=TINY_G,
                                     discriminator_config=TINY_D, style_layers=FAST_LAYERS,
-                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1)
+                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1, margin=4)
     path = style.train_feedforward(config, on_step=lambda s, logs: steps.append((s, logs)))
     assert path == tmp_path / "run" / "style.safetensors" and path.with_suffix(".json").is_file()
     assert [s for s, _ in steps] == [1, 2, 3]
-    assert "g_adv" not in steps[0][1] and "g_adv" in steps[2][1] and "d" in steps[2][1]  # D from step 2 on
+    assert "g_adv" not in steps[0][1] and "g_adv" in steps[2][1] and "d" in steps[2][1]  # D from half-way on
 
     model, card = checkpoints.load_checkpoint(path)
     assert card["task"] == "style" and card["steps"] == 3
@@ -197,7 +198,7 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
     assert card["reference"]["path"] == str(reference)
     assert card["feature_network"]["layers"] == list(FAST_LAYERS)
     assert card["loss_weights"]["beta"] == config.beta and card["loss_weights"]["adversarial"] == config.adversarial
-    assert set(card["losses"]) >= {"input", "before", "after"}
+    assert set(card["losses"]) >= {"input", "before", "after"} and card["reflect_pad"] == 4
     assert card["seconds"] > 0
     assert checkpoints.read_card(path) == card  # the card round-trips through JSON
 
@@ -208,7 +209,7 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
     assert stylizer.reference["file"] == "sepia.png"
 
 
-def _tiny_style_checkpoint(tmp_path) -> "Path":
+def _tiny_style_checkpoint(tmp_path, reflect_pad: int = 0) -> "Path":
     """A style checkpoint without training: a tiny U-Net with random (non-identity) weights."""
     from gan_engine.networks import build_generator
 
@@ -216,14 +217,19 @@ def _tiny_style_checkpoint(tmp_path) -> "Path":
     G = build_generator("unet", **TINY_G)
     torch.nn.init.normal_(G.tail.weight, std=0.05)
     return checkpoints.save_checkpoint(tmp_path / "w" / "style.safetensors", G,
-                                       {"task": "style", "reference": {"file": "x.png", "sha256": "0" * 64}})
+                                       {"task": "style", "reference": {"file": "x.png", "sha256": "0" * 64},
+                                        "reflect_pad": reflect_pad})
 
 
-def test_tiled_feedforward_equals_untiled(tmp_path, rng):
-    stylizer = style.Stylizer(_tiny_style_checkpoint(tmp_path), device="cpu")
+@pytest.mark.parametrize("reflect_pad", [0, 8])
+def test_tiled_feedforward_equals_untiled(tmp_path, rng, reflect_pad):
+    stylizer = style.Stylizer(_tiny_style_checkpoint(tmp_path, reflect_pad), device="cpu")
+    assert stylizer.pad == reflect_pad
     img = _scene(rng, 97, 131)
-    tiled = stylizer.stylize(img, tile=32)  # many tiles; overlap = the receptive radius
-    whole = tiling.run_untiled(stylizer.model, img)
+    tiled = stylizer.stylize(img, tile=48)  # several tiles; overlap = the receptive radius
+    p = reflect_pad
+    padded = np.pad(img, ((p, p), (p, p), (0, 0)), mode="symmetric")
+    whole = tiling.run_untiled(stylizer.model, padded)[p:p + img.shape[0], p:p + img.shape[1]]
     assert tiled.shape == img.shape
     assert np.abs(tiled - np.clip(whole, 0, 1)).max() < 1e-4
     assert np.abs(tiled - img).max() > 1e-3  # the model does something
@@ -245,6 +251,8 @@ def test_train_config_validation(tmp_path):
         style.StyleTrainConfig(reference="r.png")
     with pytest.raises(ValueError):
         style.StyleTrainConfig(reference="r.png", data=("x",), adv_start=2.0)
+    with pytest.raises(ValueError, match="margin"):
+        style.StyleTrainConfig(reference="r.png", data=("x",), crop=32, margin=16)
 
 
 def test_stylize_file_keeps_size_and_bit_depth(tmp_path, rng, style_folders):
@@ -330,7 +338,7 @@ def test_cli_train_style_smoke(tmp_path, style_folders, capsys):
     content, reference = style_folders
     out = tmp_path / "run"
     assert main(["train", "--task", "style", "--reference", str(reference), "--data", str(content), "--out", str(out),
-                 "--steps", "2", "--batch", "1", "--crop", "32", "--generator-config", json.dumps(TINY_G),
+                 "--steps", "2", "--batch", "1", "--crop", "48", "--generator-config", json.dumps(TINY_G),
                  "--discriminator-config", json.dumps(TINY_D), "--no-progress", "--threads", "1"]) == 0
     card = json.loads((out / "style.json").read_text())
     assert card["task"] == "style" and card["steps"] == 2
@@ -357,3 +365,11 @@ def test_cli_evaluate_style_errors(tmp_path, style_folders, capsys):
     assert "needs --reference" in capsys.readouterr().err
     assert main(["evaluate", "--task", "style", "--reference", str(reference), "--data", str(tmp_path / "none")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_feedforward_training_stops_at_its_time_budget(tmp_path, style_folders):
+    content, reference = style_folders
+    path, _ = _train_tiny(tmp_path, content, reference, time_limit_s=1e-3)
+    card = checkpoints.read_card(path)
+    assert card["steps"] == 1 and card["stopped_early"] is True
