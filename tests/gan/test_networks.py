@@ -107,7 +107,7 @@ def test_config_is_json_and_rebuilds_the_same_model(name, config):
 
 
 def test_unknown_names_are_refused():
-    with pytest.raises(ValueError, match="unknown generator 'nope'; known: srvgg, unet"):
+    with pytest.raises(ValueError, match="unknown generator 'nope'; known: colorizer, srvgg, unet"):
         build_generator("nope")
     with pytest.raises(ValueError, match="unknown discriminator"):
         build_discriminator("unet")
