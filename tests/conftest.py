@@ -186,8 +186,30 @@ def curator(django_user_model):
     from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user("curator", password="curator-pass-1234", is_staff=True)
-    user.groups.add(Group.objects.get(name="Curators"))
+    user.groups.add(Group.objects.filter(name="Curators").first() or _recreate_curators_group())
     return user
+
+
+def _recreate_curators_group():
+    """The group as migrations 0002 and 0004 make it.
+
+    A transactional test (live server, real worker) ends with a flush of every table; Django
+    recreates content types and permissions afterwards (post_migrate), but not rows written by
+    data migrations, so a later test finds no group.
+    """
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    m2 = importlib.import_module("restoration.migrations.0002_curators_group")
+    m4 = importlib.import_module("restoration.migrations.0004_job_permissions_and_reaper")
+    group = Group.objects.create(name=m2.CURATORS)
+    for model, codename in m2.CURATOR_PERMISSIONS:
+        group.permissions.add(Permission.objects.get(content_type__app_label="restoration",
+                                                     content_type__model=model, codename=codename))
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="restoration",
+                                                     codename__in=m4.JOB_PERMISSIONS))
+    return group
 
 
 @pytest.fixture
