@@ -151,6 +151,10 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                 img.load()
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageReadError(f"cannot decode {path}: truncated or corrupt ({exc})") from None
+            # Pillow >= 13 turns a TIFF by its EXIF orientation while loading (and drops the tag
+            # from the page's tags): turning it again here would undo it.
+            if img.format == "TIFF" and orientation not in (None, 1) and _ORIENTATION_TAG not in img.tag_v2:
+                orientation = None
             is_gray = mode in _GREY_MODES
             if mode == "1":
                 img = img.convert("L")

@@ -320,6 +320,23 @@ class _TiffStrips:
         return self.width * self.stored_samples * self.dtype.itemsize
 
 
+def _stored_size(im: Image.Image) -> tuple[int, int]:
+    """(width, height) as stored in the file. Pillow 13 reports a TIFF's size already turned by its
+    EXIF orientation (and turns the pixels on load); the strip reader sees the stored layout."""
+    if im.format == "TIFF" and hasattr(im, "tag_v2"):
+        w, h = im.tag_v2.get(256), im.tag_v2.get(257)
+        if isinstance(w, int) and isinstance(h, int):
+            return w, h
+    return im.size
+
+
+def _pillow_oriented(im: Image.Image, orientation: int) -> bool:
+    """Whether Pillow applied the EXIF orientation while loading (Pillow >= 13 does for TIFF and
+    then removes the tag from the page's tags); the caller must not turn the pixels again."""
+    return (im.format == "TIFF" and orientation not in (None, 1) and hasattr(im, "tag_v2")
+            and _EXIF_ORIENTATION not in im.tag_v2)
+
+
 def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
     """The layout of the first page if the strip-wise path can read it, else None (Pillow decodes)."""
     tags = im.tag_v2
@@ -351,9 +368,10 @@ def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
     if order is None:
         return None
     keep = samples if samples in (1, 3) or extra == 2 else samples - 1
+    width, height = _stored_size(im)
     return _TiffStrips(
-        width=im.width,
-        height=im.height,
+        width=width,
+        height=height,
         samples=keep,
         stored_samples=samples,
         dtype=np.dtype(f"{order}u{bits[0] // 8}"),
@@ -480,15 +498,19 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
             bits = _stored_bit_depth(im, fmt, None, None) if fmt in ("TIFF", "JPEG") else 8
             if fmt == "PNG" and im.mode.startswith("I"):
                 bits = 16
-            access_size_px = _fit(im.size, access_size)
             strips = _tiff_strips(path, im) if fmt == "TIFF" else None
-            if strips is not None:
+            oriented = False  # whether the decoded pixels are already upright
+            if strips is not None:  # the stored (not yet oriented) layout
+                access_size_px = _fit(_stored_size(im), access_size)
                 small = _reduce_tiff_strips(path, strips, access_size_px)
             else:
+                access_size_px = _fit(im.size, access_size)
                 if fmt == "JPEG":
                     # Decode at 1/2, 1/4 or 1/8 scale when that still covers the access size.
                     im.draft(im.mode, access_size_px)
                 im.load()
+                oriented = _pillow_oriented(im, orientation)
+                access_size_px = _fit(im.size, access_size)
                 small = _shrink(im, access_size_px, bits)
     except ImageRejected:
         raise
@@ -499,7 +521,7 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
 
     small, icc_out = _flatten(small, icc)
     access = small if small.size == access_size_px else small.resize(access_size_px, Image.Resampling.LANCZOS)
-    if orientation in _ORIENTATION_TRANSPOSE:
+    if orientation in _ORIENTATION_TRANSPOSE and not oriented:
         access = access.transpose(_ORIENTATION_TRANSPOSE[orientation])
     thumbnail = access.copy()
     thumbnail.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS)

@@ -257,3 +257,25 @@ def test_strip_wise_reading_reads_bands_not_the_whole_file(make_image, monkeypat
     _, access = make_display_images(path, **SIZES)
     assert len(reads) > 10 and max(reads) < 200 and sum(reads) == 3000
     assert _open(access).size == (7, 100)
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_oriented_tiff_is_turned_once(tmp_path, compression):
+    """Pillow >= 13 turns a TIFF by its EXIF orientation while loading; the access copy must be
+    upright like a JPEG's with the same tag (not turned twice, nor with swapped sides)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = 255  # the stored left half is white; orientation 6 shows it at the top
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "o.tif"
+    im.save(path, "TIFF", exif=exif, compression=compression)
+    _, access = imaging.make_display_images(path, thumb_size=64, access_size=64, quality=90)
+    shown = np.asarray(Image.open(io.BytesIO(access)).convert("L"), np.float32)
+    assert shown.shape == (40, 20)
+    assert shown[:15].mean() > 240 and shown[-15:].mean() < 15

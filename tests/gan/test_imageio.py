@@ -170,3 +170,19 @@ def test_save_validates_its_arguments(tmp_path):
     path = save_image(tmp_path / "g.png", np.full((4, 4, 3), 1.5, np.float32), gray=True)
     assert Image.open(path).mode == "L" and np.asarray(Image.open(path)).min() == 255
     assert list(tmp_path.glob(".*tmp")) == []
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_oriented_tiff_is_turned_once(tmp_path, compression):
+    """Pillow >= 13 turns TIFFs by their EXIF orientation on load: load_image must not turn again."""
+    from PIL import Image
+
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :20] = 255
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "o.tif", "TIFF", exif=exif, compression=compression)
+    rgb = load_image(tmp_path / "o.tif").rgb
+    assert rgb.shape == (40, 20, 3)
+    assert rgb[:15].mean() > 0.95 and rgb[-15:].mean() < 0.05
