@@ -5,9 +5,13 @@ path: Playwright's own browser downloads are never used (``.ci/run`` installs th
 Without the browser or the ``playwright`` package, every test here is skipped with the reason.
 
 Pages are served by pytest-django's ``live_server`` (a thread of this process, on the test
-database). Playwright's synchronous API keeps an asyncio loop in this thread, which makes
-Django refuse ORM calls as "async unsafe"; the tests call the ORM only between browser steps,
-never concurrently, so ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set while the browser is up.
+database). Playwright's synchronous API runs an asyncio loop in this thread while it is
+started, and so (1) Django refuses ORM calls as "async unsafe": the tests call the ORM only
+between browser steps, never concurrently, so ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set meanwhile;
+(2) ``django.db.connections`` is context-local and hands out other connection objects while the
+loop runs. Playwright is therefore started per test, after the test database is set up, and
+stopped before its teardown, the connections opened in its context closed first; no later
+test runs inside its loop.
 
 Screenshots go to the test's temporary folder, or to ``docs/screenshots/`` when
 ``SAVE_SCREENSHOTS=1``.
@@ -16,6 +20,7 @@ Screenshots go to the test's temporary folder, or to ``docs/screenshots/`` when
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,24 +42,38 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    """The system Chromium, launched once per session."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium); it is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+@contextmanager
+def _async_unsafe_allowed():
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-            yield browser
-            browser.close()
+        yield
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def chromium(transactional_db):
+    """The system Chromium, for one test (the database is set up before Playwright's loop starts)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium); it is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
+    from django.db import connections
+
+    with _async_unsafe_allowed():
+        playwright = sync_api.sync_playwright().start()
+        try:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+        finally:
+            connections.close_all()  # those opened in Playwright's context (see the module's docstring)
+            playwright.stop()
 
 
 class BrowserPages:
@@ -83,7 +102,7 @@ class BrowserPages:
 
 
 @pytest.fixture
-def pages(chromium, live_server):
+def pages(live_server, chromium):
     opened = BrowserPages(chromium, live_server.url)
     yield opened
     opened.close()
