@@ -451,7 +451,7 @@ class StyleTrainConfig:
     val_crops: int = 8  # fixed content crops on which the losses before / after are measured
     # Pixels of G's output border left out of every loss: with zero-padded convolutions a style
     # loss rewards cheap high-contrast stripes along the crop's edges (seen in the first runs).
-    # The Stylizer reflect-pads images by the same margin and crops it off again.
+    # The Stylizer reflect-pads images by the receptive radius, so no zero padding reaches a kept pixel.
     margin: int = 16
     # --- models ---
     generator: str = "unet"  # key of networks.GENERATORS
@@ -462,10 +462,14 @@ class StyleTrainConfig:
     # 2 strided layers: 34 px patches, the scale of a texture rather than of a scene
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 2})
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    # Scales 1 to 1/4 only: with relu4_1 and relu5_1 (1/8, 1/16) in the loss, the U-Net learnt
+    # 8-16 px block patterns from its coarse levels (nearest upsampling) in every run we tried;
+    # colour and grain live at the fine scales anyway.
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     # --- losses ---
-    alpha: float = 1.0  # content: features of G(x) against those of x
+    alpha: float = 2.0  # content: features of G(x) against those of x (twice optimize's: one network
+    # must serve every image; at 1.0 faces and fur went ghostly in the first runs)
     beta: float = 1000.0  # style: Grams of G(x) against the reference's (as StyleOptimizeConfig)
     gamma: float = 0.1  # total variation of G(x)
     adversarial: float = 0.05  # G's adversarial term once D has started (~5% of the total loss)
@@ -695,7 +699,10 @@ def train_feedforward(config: StyleTrainConfig, *, on_step: Callable[[int, dict[
         "losses": {"validation_crops": config.val_crops, "crop": config.crop, **measured},
         "parameters": networks.count_parameters(G),
         "receptive_radius": int(G.receptive_radius),
-        "reflect_pad": config.margin,  # the Stylizer reflect-pads images by this many pixels
+        "margin": config.margin,  # output border left out of the training losses
+        # The Stylizer reflect-pads images by this many pixels (the receptive radius rounded up to
+        # the size multiple): with a margin of 16 alone, faint stripes remained along the edges.
+        "reflect_pad": -(-int(G.receptive_radius) // G.size_multiple) * G.size_multiple,
         "train_config": _jsonable(asdict(config)),
         "command": config.command,
         "torch_version": torch.__version__,
