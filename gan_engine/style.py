@@ -57,7 +57,7 @@ from gan_engine.devices import resolve_device
 from gan_engine.features import FeatureNetwork
 
 __all__ = [
-    "METHODS", "STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats", "lab_statistics",
+    "METHODS", "STYLE_LAYERS", "FINE_STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats", "lab_statistics",
     "color_transfer", "StyleReport", "StyleScorer", "style_scores", "StyleOptimizeConfig", "optimize_style",
     "StyleTrainConfig", "train_feedforward", "Stylizer", "stylize", "stylize_file", "evaluate_style",
     "format_table", "image_grid", "load_rgb", "resize_max_side",
@@ -66,8 +66,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METHODS = ("color", "optimize", "feedforward")
-#: Gatys' style layers (one per scale, 1 to 1/16).
+#: Gatys' style layers (one per scale, 1 to 1/16): what the reported style loss is measured on.
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: The layers optimised against (scales 1 to 1/4). With relu4_1 and relu5_1 of the random
+#: network (avg-pooled 8 and 16 times) in the loss, both the optimised pixels and the U-Net
+#: grew 8-16 px block patterns and colour blotches in every run we looked at; colour and grain
+#: live at the fine scales anyway.
+FINE_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
 #: Content layer: 1/4 scale. Gatys used relu4_2 of VGG (semantic); the random network has no
 #: semantics, and a coarser layer lets the structure of the content dissolve into texture.
 CONTENT_LAYERS: tuple[str, ...] = ("relu3_1",)
@@ -319,10 +324,10 @@ class StyleOptimizeConfig:
     alpha: float = 1.0  # content weight
     beta: float = 1000.0  # style weight (style losses are ~1e-2 before, content losses ~1e-1 after)
     gamma: float = 0.1  # total-variation weight: keeps the optimised pixels from speckling
-    max_side: int = 512  # working resolution: long side of the optimised image and of the reference
+    max_side: int = 512  # working resolution: long side of the optimised image (the reference is shrunk to match)
     init: str = "content"  # "content" (Gatys' init for transfer) | "color" (start from color_transfer) | "noise"
     seed: int = 0  # seeds the "noise" init (its own generator; the rest is deterministic)
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layers: tuple[str, ...] = FINE_STYLE_LAYERS
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
     device: str = "cpu"  # "cpu" | "cuda" | "cuda:N" | "auto"
@@ -363,7 +368,10 @@ def optimize_style(content: np.ndarray, reference: np.ndarray, config: StyleOpti
     content = _as_rgb(content, "content")
     work = resize_max_side(content, config.max_side)  # (h, w, 3)
     net = _feature_network(config.feature_weights, config.style_layers + config.content_layers).to(device)
-    grams = reference_grams(net, reference, max_side=config.max_side, layers=config.style_layers, device=device)
+    # The reference at the working image's long side: both then span the same number of pixels,
+    # so the textures the Gram matrices describe are at comparable scales (a 180 px content given
+    # a 512 px reference otherwise receives textures three times too coarse).
+    grams = reference_grams(net, reference, max_side=max(work.shape[:2]), layers=config.style_layers, device=device)
     weights = losses.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma,
                                  l1=0.0, adversarial=0.0, feature_matching=0.0)
     x_content = _to_tensor(work, device)
@@ -462,10 +470,7 @@ class StyleTrainConfig:
     # 2 strided layers: 34 px patches, the scale of a texture rather than of a scene
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 2})
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
-    # Scales 1 to 1/4 only: with relu4_1 and relu5_1 (1/8, 1/16) in the loss, the U-Net learnt
-    # 8-16 px block patterns from its coarse levels (nearest upsampling) in every run we tried;
-    # colour and grain live at the fine scales anyway.
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
+    style_layers: tuple[str, ...] = FINE_STYLE_LAYERS  # see FINE_STYLE_LAYERS
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     # --- losses ---
     alpha: float = 2.0  # content: features of G(x) against those of x (twice optimize's: one network
