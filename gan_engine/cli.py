@@ -410,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model")
     p.add_argument("--reference", metavar="PATH", help="the style image (--task style)")
-    p.add_argument("--task", default="restore", choices=["restore", "upscale", "colorize", "style"], help="what to train")
+    p.add_argument("--task", default="restore", choices=["restore", "upscale", "colorize", "style"],
+                   help="what to train")
     p.add_argument("--scale", type=int, choices=[2, 4], help="upscale: super-resolution factor (default 4)")
     p.add_argument("--colour", help="colorize: ColourConfig overrides as JSON")
     p.add_argument("--feature-matching", dest="feature_matching", type=float, help="feature matching weight")

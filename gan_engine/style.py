@@ -57,7 +57,8 @@ from gan_engine.devices import resolve_device
 from gan_engine.features import FeatureNetwork
 
 __all__ = [
-    "METHODS", "STYLE_LAYERS", "FINE_STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats", "lab_statistics",
+    "METHODS", "STYLE_LAYERS", "FINE_STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats",
+    "lab_statistics", "reference_grams",
     "color_transfer", "StyleReport", "StyleScorer", "style_scores", "StyleOptimizeConfig", "optimize_style",
     "StyleTrainConfig", "train_feedforward", "Stylizer", "stylize", "stylize_file", "evaluate_style",
     "format_table", "image_grid", "load_rgb", "resize_max_side",
@@ -124,7 +125,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 def _to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """(H, W, 3) -> (1, 3, H, W) float32."""
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+    return x.permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
 
 
 def _to_image(x: torch.Tensor) -> np.ndarray:
@@ -296,7 +298,8 @@ def _feature_network(weights: str | None, layers: Sequence[str]) -> FeatureNetwo
 
 @torch.no_grad()
 def reference_grams(net: FeatureNetwork, reference: np.ndarray, *, max_side: int = 512,
-                    layers: Sequence[str] = STYLE_LAYERS, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+                    layers: Sequence[str] = STYLE_LAYERS,
+                    device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """{layer: Gram (1, C, C)} of the reference shrunk to ``max_side``."""
     ref = resize_max_side(_as_rgb(reference, "reference"), max_side)
     feats = net(_to_tensor(ref, device))
@@ -565,7 +568,8 @@ def _measure(G: nn.Module, net: FeatureNetwork, x: torch.Tensor, grams: Mapping[
     return {"style": float(style), "content": float(content), "tv": float(losses.tv_loss(y))}
 
 
-def train_feedforward(config: StyleTrainConfig, *, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+def train_feedforward(config: StyleTrainConfig, *,
+                      on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
     """Train a feed-forward style generator for ``config.reference`` -> path of the .safetensors.
 
     Loss of G: alpha * content(G(x), x) + beta * style(G(x), reference Grams) + gamma * TV(G(x))
@@ -697,7 +701,8 @@ def train_feedforward(config: StyleTrainConfig, *, on_step: Callable[[int, dict[
         "content_layers": list(config.content_layers),
         "loss_weights": {"alpha": config.alpha, "beta": config.beta, "gamma": config.gamma,
                          "adversarial": config.adversarial, "adv_kind": config.adv_kind},
-        "discriminator": {"architecture": config.discriminator, "config": {**config.discriminator_config, "cond_ch": 0}},
+        "discriminator": {"architecture": config.discriminator,
+                          "config": {**config.discriminator_config, "cond_ch": 0}},
         "steps": step,
         "stopped_early": stopped_early,
         "seconds": round(seconds, 1),

@@ -175,7 +175,8 @@ def _train_tiny(tmp_path, content, reference, **kw):
     config = style.StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
                                     steps=3, batch=2, crop=32, val_crops=2, generator_config=TINY_G,
                                     discriminator_config=TINY_D, style_layers=FAST_LAYERS,
-                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1, margin=4, **kw)
+                                    content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1,
+                                    margin=4, **kw)
     return style.train_feedforward(config), config
 
 
@@ -198,7 +199,8 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
     assert card["reference"]["path"] == str(reference)
     assert card["feature_network"]["layers"] == list(FAST_LAYERS)
     assert card["loss_weights"]["beta"] == config.beta and card["loss_weights"]["adversarial"] == config.adversarial
-    assert set(card["losses"]) >= {"input", "before", "after"} and card["reflect_pad"] == 4
+    assert set(card["losses"]) >= {"input", "before", "after"} and card["margin"] == 4
+    assert card["reflect_pad"] == 28  # the tiny U-Net's radius 26, rounded up to its multiple 4
     assert card["seconds"] > 0
     assert checkpoints.read_card(path) == card  # the card round-trips through JSON
 
