@@ -76,42 +76,37 @@ def _open_colorizer(args):
     return Colorizer(weights, device=args.device, half=getattr(args, "half", False))
 
 
-def cmd_upscale(args) -> int:
+def _each_file(args, process) -> int:
+    """process(input path, DIR/<stem>.png) for every input, printing each output path."""
     inputs = _check_inputs(args.inputs)
-    upscaler = _open_upscaler(args)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in inputs:
         target = out_dir / f"{path.stem}.png"
-        upscaler.upscale_file(path, target, tile=args.tile)
+        process(path, target)
         print(target)
     return 0
+
+
+def cmd_upscale(args) -> int:
+    _check_inputs(args.inputs)  # a missing input fails before the model loads
+    upscaler = _open_upscaler(args)
+    return _each_file(args, lambda src, dst: upscaler.upscale_file(src, dst, tile=args.tile))
 
 
 def cmd_colorize(args) -> int:
     if not 0.0 <= args.strength <= 1.0:
         raise CLIError(f"--strength must be in [0, 1], got {args.strength}")
-    inputs = _check_inputs(args.inputs)
+    _check_inputs(args.inputs)
     colorizer = _open_colorizer(args)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in inputs:
-        target = out_dir / f"{path.stem}.png"
-        colorizer.colorize_file(path, target, tile=args.tile, strength=args.strength)
-        print(target)
-    return 0
+    return _each_file(args, lambda src, dst: colorizer.colorize_file(src, dst, tile=args.tile,
+                                                                     strength=args.strength))
 
 
 def cmd_restore(args) -> int:
-    inputs = _check_inputs(args.inputs)
+    _check_inputs(args.inputs)
     restorer = _open_restorer(args)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in inputs:
-        target = out_dir / f"{path.stem}.png"
-        restorer.restore_file(path, target, tile=args.tile)
-        print(target)
-    return 0
+    return _each_file(args, lambda src, dst: restorer.restore_file(src, dst, tile=args.tile))
 
 
 def cmd_degrade(args) -> int:

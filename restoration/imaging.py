@@ -60,7 +60,7 @@ _TIFF_EXTRA_SAMPLES = 338
 # Raw bytes read per band by the strip-wise TIFF path.
 _BAND_BYTES = 4 * 1024 * 1024
 # EXIF orientation value -> the transpose that displays the image upright.
-_ORIENTATION_TRANSPOSE = {
+ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -521,8 +521,8 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
 
     small, icc_out = _flatten(small, icc)
     access = small if small.size == access_size_px else small.resize(access_size_px, Image.Resampling.LANCZOS)
-    if orientation in _ORIENTATION_TRANSPOSE and not oriented:
-        access = access.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    if orientation in ORIENTATION_TRANSPOSE and not oriented:
+        access = access.transpose(ORIENTATION_TRANSPOSE[orientation])
     thumbnail = access.copy()
     thumbnail.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS)
     return _jpeg(thumbnail, icc_out, quality), _jpeg(access, icc_out, quality)
