@@ -39,26 +39,28 @@ def _check_inputs(paths) -> list[Path]:
     return out
 
 
-def _open_restorer(args):
+def _weights(args, default: Path) -> Path:
+    """--weights or the task's shipped file; an unknown device or a missing file fails here,
+    before the (slower) model loading."""
     from gan_engine.devices import resolve_device
-    from gan_engine.inference import DEFAULT_WEIGHTS, Restorer
 
-    resolve_device(args.device)  # an unknown device fails before the (slower) weight loading
-    weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
+    resolve_device(args.device)
+    weights = Path(args.weights) if args.weights else default
     if not weights.exists():
         raise CLIError(f"no such weights file: {weights}")
-    return Restorer(weights, device=args.device, half=getattr(args, "half", False))
+    return weights
+
+
+def _open_restorer(args):
+    from gan_engine.inference import DEFAULT_WEIGHTS, Restorer
+
+    return Restorer(_weights(args, DEFAULT_WEIGHTS), device=args.device, half=getattr(args, "half", False))
 
 
 def _open_upscaler(args):
-    from gan_engine.devices import resolve_device
     from gan_engine.inference import Upscaler, default_weights
 
-    resolve_device(args.device)
-    weights = Path(args.weights) if args.weights else default_weights("upscale", scale=args.scale,
-                                                                      variant=args.variant)
-    if not weights.exists():
-        raise CLIError(f"no such weights file: {weights}")
+    weights = _weights(args, default_weights("upscale", scale=args.scale, variant=args.variant))
     up = Upscaler(weights, device=args.device, half=getattr(args, "half", False))
     if up.scale != args.scale:
         raise CLIError(f"{weights} upscales x{up.scale}, not x{args.scale}")
@@ -66,14 +68,10 @@ def _open_upscaler(args):
 
 
 def _open_colorizer(args):
-    from gan_engine.devices import resolve_device
     from gan_engine.inference import Colorizer, default_weights
 
-    resolve_device(args.device)
-    weights = Path(args.weights) if args.weights else default_weights("colorize")
-    if not weights.exists():
-        raise CLIError(f"no such weights file: {weights}")
-    return Colorizer(weights, device=args.device, half=getattr(args, "half", False))
+    return Colorizer(_weights(args, default_weights("colorize")), device=args.device,
+                     half=getattr(args, "half", False))
 
 
 def _each_file(args, process) -> int:
@@ -173,6 +171,24 @@ def cmd_style(args) -> int:
     return 0
 
 
+def _train_overrides(args, names) -> dict:
+    """The config fields given on the command line (+ the JSON generator/discriminator configs)."""
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if args.generator_config:
+        overrides["generator_config"] = json.loads(args.generator_config)
+    if args.discriminator_config:
+        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    return overrides
+
+
+def _log_to_run_folder(out: str) -> None:
+    """Training logs also go to OUT/train.log."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(out) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
 def _train_style(args) -> int:
     from gan_engine import style
 
@@ -184,23 +200,12 @@ def _train_style(args) -> int:
     for d in args.data:
         if not Path(d).exists():
             raise CLIError(f"no such folder: {d}")
-    overrides = {}
-    for name in ("steps", "batch", "crop", "seed", "lr", "alpha", "adversarial", "adv_start", "generator",
-                 "time_limit_s", "threads", "max_side"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    if args.generator_config:
-        overrides["generator_config"] = json.loads(args.generator_config)
-    if args.discriminator_config:
-        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    overrides = _train_overrides(args, ("steps", "batch", "crop", "seed", "lr", "alpha", "adversarial",
+                                        "adv_start", "generator", "time_limit_s", "threads", "max_side"))
     config = style.StyleTrainConfig(reference=str(ref_path), data=tuple(args.data), out=args.out, device=args.device,
                                     progress=not args.no_progress,
                                     command="python -m gan_engine " + shlex.join(args.argv), **overrides)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(Path(args.out) / "train.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
+    _log_to_run_folder(args.out)
     print(style.train_feedforward(config))
     return 0
 
@@ -213,17 +218,9 @@ def cmd_train(args) -> int:
     for d in args.data + (args.val or []):
         if not Path(d).exists():
             raise CLIError(f"no such folder: {d}")
-    overrides = {}
-    for name in ("steps", "batch", "crop", "seed", "lr", "generator", "discriminator", "time_limit_s",
-                 "val_every", "adversarial", "alpha", "adv_start", "threads", "max_side", "scale",
-                 "feature_matching", "warmup_steps"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    if args.generator_config:
-        overrides["generator_config"] = json.loads(args.generator_config)
-    if args.discriminator_config:
-        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+    overrides = _train_overrides(args, ("steps", "batch", "crop", "seed", "lr", "generator", "discriminator",
+                                        "time_limit_s", "val_every", "adversarial", "alpha", "adv_start",
+                                        "threads", "max_side", "scale", "feature_matching", "warmup_steps"))
     if args.aging:
         overrides["aging"] = json.loads(args.aging)
     if getattr(args, "colour", None):
@@ -232,10 +229,7 @@ def cmd_train(args) -> int:
                          resume=args.resume, init=args.init, device=args.device,
                          progress=not args.no_progress,
                          command="python -m gan_engine " + shlex.join(args.argv), **overrides)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(Path(args.out) / "train.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
+    _log_to_run_folder(args.out)
     print(train(config))
     return 0
 

@@ -135,7 +135,7 @@ def _validation(config: "TrainConfig", paths: Sequence[Path]) -> list[tasks.ValS
         if np.ptp(img, axis=2).max() < 1e-6:
             continue  # a grey image cannot score colourisation
         m = 2 ** 5
-        img = tasks._center_crop(img, config.val_size, m)
+        img = tasks.center_crop(img, config.val_size, m)
         out.append(tasks.ValSample(lightness(img), img, "rgb", 0, gray_of(img)))
     return out
 
@@ -184,7 +184,7 @@ def _generator(config: "TrainConfig") -> dict:
 
 
 TASK = tasks.TaskSpec("colorize", "colorizer", _generator, 1, _pairs, _validation, _reconstruction,
-                      prepare=_prepare)
+                      prepare=_prepare, inputs="colour crop -> CIE L (the input) and ab (the target)")
 
 
 def describe(config: "TrainConfig") -> dict:

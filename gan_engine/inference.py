@@ -80,17 +80,8 @@ class Restorer:
         overwrites the input, so a 64 MP image needs no second full-size buffer.
         """
         image = np.asarray(image, dtype=np.float32)
-        alpha = None
-        if image.ndim == 2:
-            rgb, gray_in, out_2d = np.repeat(image[..., None], 3, axis=2), True, True
-        elif image.ndim == 3 and image.shape[2] in (3, 4):
-            rgb = image[..., :3]
-            alpha = image[..., 3] if image.shape[2] == 4 else None
-            gray_in, out_2d = _is_gray(rgb), False
-        elif image.ndim == 3 and image.shape[2] == 1:
-            rgb, gray_in, out_2d = np.repeat(image, 3, axis=2), True, False
-        else:
-            raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        rgb, alpha, layout = _split_image(image)
+        gray_in = layout != "rgb" or _is_gray(rgb)
         tile = tile or self.tile
         if inplace and image.ndim == 3 and image.shape[2] == 3 and image.flags.writeable \
                 and image.flags.c_contiguous:
@@ -99,12 +90,9 @@ class Restorer:
             out = np.empty(rgb.shape, np.float32)
         self._restore_strips(np.ascontiguousarray(rgb) if out is not image else image, out, tile, progress)
         if gray_in:
-            y = out @ LUMA
-            if out_2d:
-                return y.astype(np.float32)
-            if image.shape[2] == 1:
-                return y[..., None].astype(np.float32)
-            out = np.repeat(y[..., None], 3, axis=2)
+            out = _luminance_as(out, layout)
+            if layout != "rgb":
+                return out
         if alpha is not None:
             out = np.concatenate([out, alpha[..., None]], axis=2)
         return out.astype(np.float32, copy=False)
@@ -215,6 +203,17 @@ def _split_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str]
     raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
 
 
+def _luminance_as(out: np.ndarray, layout: str) -> np.ndarray:
+    """The luminance of an (H, W, 3) result in the input's grey layout: (H, W), (H, W, 1), or three
+    equal channels for an RGB input (a grey print stays grey; no colour is invented)."""
+    y = (out @ LUMA).astype(np.float32)
+    if layout == "2d":
+        return y
+    if layout == "1ch":
+        return y[..., None]
+    return np.repeat(y[..., None], 3, axis=2)
+
+
 class Upscaler:
     """A super-resolution generator (x2 or x4) loaded once.
 
@@ -257,12 +256,9 @@ class Upscaler:
                                device=self.device, half=self.half, progress=progress)
         np.clip(out, 0.0, 1.0, out=out)
         if gray_in:
-            y = out @ LUMA
-            if layout == "2d":
-                return y.astype(np.float32)
-            if layout == "1ch":
-                return y[..., None].astype(np.float32)
-            out = np.repeat(y[..., None], 3, axis=2)
+            out = _luminance_as(out, layout)
+            if layout != "rgb":
+                return out
         if alpha is not None:
             a = np.clip(resampling.bicubic_upscale(alpha, self.scale), 0.0, 1.0)
             out = np.concatenate([out, a[..., None]], axis=2)

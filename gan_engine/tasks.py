@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
@@ -57,6 +57,7 @@ class TaskSpec:
     reconstruction: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, "TrainConfig"],
                              tuple[torch.Tensor, torch.Tensor, dict[str, float]]]
     prepare: Callable[["TrainConfig", list], dict] | None = None  # data statistics for G's config
+    inputs: str = ""  # how the training inputs are made, for the model card
 
 
 def l1_reconstruction(G, x, target, config) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -97,7 +98,7 @@ def _upscale_pairs(config: "TrainConfig") -> PairMaker:
     return make
 
 
-def _center_crop(img: np.ndarray, size: int, multiple: int) -> np.ndarray:
+def center_crop(img: np.ndarray, size: int, multiple: int) -> np.ndarray:
     h, w = img.shape[:2]
     s = min(size, h, w)
     s -= s % multiple
@@ -108,7 +109,7 @@ def _center_crop(img: np.ndarray, size: int, multiple: int) -> np.ndarray:
 def _upscale_validation(config: "TrainConfig", paths: Sequence[Path]) -> list[ValSample]:
     out = []
     for p in paths:
-        hr = _center_crop(data.decode_image(p, config.max_side).astype(np.float32) / 255.0,
+        hr = center_crop(data.decode_image(p, config.max_side).astype(np.float32) / 255.0,
                           config.val_size, config.scale)
         lr = resampling.bicubic_downscale(hr, config.scale)
         out.append(ValSample(lr, hr, "y", config.scale, resampling.bicubic_upscale(lr, config.scale)))
@@ -130,9 +131,12 @@ def _colorize_spec() -> TaskSpec:
 
 TASKS: dict[str, Callable[[], TaskSpec]] = {
     "restore": lambda: TaskSpec("restore", "unet", _restore_generator, 3, _restore_pairs,
-                                _restore_validation, l1_reconstruction),
+                                _restore_validation, l1_reconstruction,
+                                inputs="gan_engine.degradations.age_image, applied on the fly"),
     "upscale": lambda: TaskSpec("upscale", "srvgg", _upscale_generator, 3, _upscale_pairs,
-                                _upscale_validation, l1_reconstruction),
+                                _upscale_validation, l1_reconstruction,
+                                inputs="gan_engine.resampling.bicubic_downscale x1/scale (Keys a=-0.5, "
+                                       "antialiased, rounded to 8 bits): the benchmarks' definition"),
     "colorize": _colorize_spec,
 }
 
@@ -142,13 +146,3 @@ def get_task(name: str) -> TaskSpec:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; trained tasks: {', '.join(TASKS)}")
     return TASKS[name]()
-
-
-def describe_inputs(spec: TaskSpec, config: Any) -> str:
-    """One line for the model card: how the training inputs were made."""
-    if spec.name == "restore":
-        return "gan_engine.degradations.age_image, applied on the fly"
-    if spec.name == "upscale":
-        return (f"gan_engine.resampling.bicubic_downscale x1/{config.scale} (Keys a=-0.5, antialiased, "
-                "rounded to 8 bits): the benchmarks' definition")
-    return "colour crop -> CIE L (the input) and ab (the target)"

@@ -216,7 +216,7 @@ def _card(config: TrainConfig, *, step: int, history: dict, val: dict | None,
         "trained_on": {
             "folders": [str(Path(d).resolve()) for d in config.data],
             "validation": [str(p) for p in _validation_paths(config)[0]],
-            "inputs": tasks.describe_inputs(spec, config),
+            "inputs": spec.inputs,
             "degradations": ("gan_engine.degradations.age_image, applied on the fly, AgingConfig overrides: "
                              + json.dumps(config.aging)) if config.task == "restore" else None,
             "crop": config.crop, "batch": config.batch, "max_side": config.max_side,
