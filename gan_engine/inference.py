@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gan_engine import checkpoints, imageio, tiling
+from gan_engine import checkpoints, imageio, networks, tiling
 from gan_engine.metrics import LUMA
 from gan_engine.devices import resolve_device
 
@@ -88,7 +88,15 @@ class Restorer:
             out = image
         else:
             out = np.empty(rgb.shape, np.float32)
-        self._restore_strips(np.ascontiguousarray(rgb) if out is not image else image, out, tile, progress)
+        src = np.ascontiguousarray(rgb) if out is not image else image
+        glob, local = _stages(self.model)
+        if glob is not None:  # the global tone/colour stage: parameters from the whole image
+            self._correct_globally(glob, src, out)
+            src = out
+        if local is not None:
+            self._restore_strips(local, src, out, tile, progress)
+        elif progress is not None:
+            progress(1.0)
         if gray_in:
             out = _luminance_as(out, layout)
             if layout != "rgb":
@@ -97,7 +105,24 @@ class Restorer:
             out = np.concatenate([out, alpha[..., None]], axis=2)
         return out.astype(np.float32, copy=False)
 
-    def _restore_strips(self, rgb: np.ndarray, out: np.ndarray, tile: int,
+    @torch.inference_mode()
+    def _correct_globally(self, glob: networks.ToneColour, rgb: np.ndarray, out: np.ndarray,
+                          rows: int = 256) -> None:
+        """Apply the global stage to ``rgb`` (H, W, 3) into ``out`` (may be ``rgb``).
+
+        Its parameters come from one thumbnail of the whole image (computed band by band, so a
+        64 MP image needs no full-size tensor); the pointwise correction is then applied in
+        blocks of ``rows`` rows.
+        """
+        dtype = next(glob.parameters()).dtype
+        thumb = torch.from_numpy(image_thumbnail(rgb, glob.thumb)).permute(2, 0, 1)[None]
+        params = glob.predict(thumb.to(self.device, dtype))
+        for y in range(0, rgb.shape[0], rows):
+            block = torch.from_numpy(np.ascontiguousarray(rgb[y:y + rows])).permute(2, 0, 1)[None]
+            res = glob.apply(block.to(self.device, dtype), params).clamp_(0.0, 1.0)
+            out[y:y + rows] = res[0].permute(1, 2, 0).float().cpu().numpy()
+
+    def _restore_strips(self, model: torch.nn.Module, rgb: np.ndarray, out: np.ndarray, tile: int,
                         progress: Callable[[float], None] | None) -> None:
         """Restore ``rgb`` (H, W, 3) into ``out`` (may be ``rgb`` itself) strip by strip.
 
@@ -108,8 +133,8 @@ class Restorer:
         h = rgb.shape[0]
         # Strips and context are whole multiples of the model's size_multiple, so every strip
         # sees the same downsampling grid as one pass over the whole image would (exact result).
-        m = int(getattr(self.model, "size_multiple", 1))
-        overlap = -(-int(getattr(self.model, "receptive_radius", 32)) // m) * m
+        m = int(getattr(model, "size_multiple", 1))
+        overlap = -(-int(getattr(model, "receptive_radius", 32)) // m) * m
         strip = max(tile - 2 * overlap, overlap, m)
         strip = -(-strip // m) * m
         above = None  # original input rows just above the current strip
@@ -123,7 +148,7 @@ class Restorer:
             if progress is not None:
                 def sub(f, a=a, b=b):  # overall fraction from the strip's fraction
                     progress((a + f * (b - a)) / h)
-            res = tiling.run_tiled(self.model, chunk, tile=tile, device=self.device, half=self.half,
+            res = tiling.run_tiled(model, chunk, tile=tile, device=self.device, half=self.half,
                                    progress=sub)
             np.clip(res[a - lo:a - lo + (b - a)], 0.0, 1.0, out=out[a:b])
         if progress is not None:
@@ -176,6 +201,35 @@ def default_weights(task: str, *, scale: int = 4, variant: str = "faithful") -> 
             raise ValueError(f"variant must be one of {', '.join(UPSCALE_VARIANTS)}, not {variant!r}")
         return WEIGHTS_DIR / f"upscale_x{scale}_{variant}.safetensors"
     raise ValueError(f"no shipped weights for task {task!r}")
+
+
+def _stages(model: torch.nn.Module) -> tuple[networks.ToneColour | None, torch.nn.Module | None]:
+    """(global stage or None, tiled local stage or None) of a restoration generator."""
+    if isinstance(model, networks.GlobalUNet):
+        return model.glob, model.local
+    if isinstance(model, networks.ToneColour):
+        return model, None
+    return None, model
+
+
+def image_thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 3) float32 thumbnail of an (H, W, 3) image, aspect ignored.
+
+    Equal to ``ToneColour.thumbnail`` on the whole image (adaptive average pooling, bilinear
+    when the image is smaller), computed one band of rows at a time: each output row averages
+    the rows ``floor(i H / size) .. ceil((i + 1) H / size)``, as adaptive pooling does.
+    """
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+        t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+        return t[0].permute(1, 2, 0).numpy()
+    out = np.empty((size, size, 3), np.float32)
+    for i in range(size):
+        a, b = (i * h) // size, -(-((i + 1) * h) // size)
+        band = torch.from_numpy(np.ascontiguousarray(rgb[a:b])).permute(2, 0, 1)[None]  # (1, 3, rows, W)
+        out[i] = torch.nn.functional.adaptive_avg_pool2d(band, (1, size))[0, :, 0].T.numpy()
+    return out
 
 
 def _load_for_task(weights: Path, task: str, device: torch.device, half: bool):

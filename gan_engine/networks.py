@@ -35,6 +35,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 __all__ = [
     "Reach", "ConvBlock", "ResidualBlock", "Downsample", "Upsample", "UNet", "SRVGG", "Colorizer", "PatchGAN",
+    "ToneColour", "GlobalUNet",
     "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "clamp_unit",
     "count_parameters", "arch_name", "make_activation", "upsample_add",
 ]
@@ -498,7 +499,128 @@ class PatchGAN(nn.Module):
         return self.forward_features(condition, image)[1]
 
 
-GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG, "colorizer": Colorizer}
+class ToneColour(nn.Module):
+    """A global tone and colour correction whose parameters are predicted from a thumbnail.
+
+    Why: most of what ageing does to a print is global (faded blacks and whites, dye fading,
+    casts, toning, exposure). A U-Net sees only its receptive field and must guess such a
+    correction from local context; this net looks at the whole image once, at
+    ``thumb x thumb`` (area-resized, aspect ignored), and predicts, per image:
+
+    - per-channel monotone tone curves, piecewise linear with ``knots`` knots on [0, 1];
+    - then a 3x3 colour matrix and an offset (desaturation, casts, toned grey prints).
+
+    The correction is pointwise, so it is applied to a full-size image in row blocks
+    (``apply``) and tiling of a following local net is unaffected: the parameters depend on
+    the whole image, computed once (``predict(thumbnail(x))``). Predictor: 4 strided convs
+    (1/16 resolution), mean and standard deviation of its features and soft per-channel
+    histograms of the thumbnail, an MLP; its last layer starts at zero, so the net starts as
+    the identity. ``forward(x)`` = ``apply(x, predict(thumbnail(x)))``: (B, 3, H, W) -> same.
+    """
+
+    arch = "tonecolour"
+
+    def __init__(self, *, knots: int = 16, width: int = 16, hidden: int = 128, thumb: int = 128,
+                 act: str = "lrelu"):
+        super().__init__()
+        if knots < 2 or thumb < 16:
+            raise ValueError(f"knots >= 2 and thumb >= 16 required (got {knots}, {thumb})")
+        self.config = dict(knots=knots, width=width, hidden=hidden, thumb=thumb, act=act)
+        self.scale, self.size_multiple, self.receptive_radius = 1, 1, 0
+        self.knots, self.thumb = knots, thumb
+        w = [width, 2 * width, 4 * width, 4 * width]
+        self.features = nn.Sequential(ConvBlock(3, w[0], stride=2, act=act), ConvBlock(w[0], w[1], stride=2, act=act),
+                                      ConvBlock(w[1], w[2], stride=2, act=act), ConvBlock(w[2], w[3], stride=2, act=act))
+        n_in = 2 * w[3] + 3 * knots
+        self.n_params = 3 * knots + 3 + 9 + 3  # curve increments, curve offsets, matrix, offset
+        self.mlp = nn.Sequential(nn.Linear(n_in, hidden), make_activation(act, hidden),
+                                 nn.Linear(hidden, hidden), make_activation(act, hidden),
+                                 nn.Linear(hidden, self.n_params))
+        _init_convs(self.features, act)
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def thumbnail(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 3, thumb, thumb): area average (bilinear when smaller)."""
+        if x.shape[-2] >= self.thumb and x.shape[-1] >= self.thumb:
+            return F.adaptive_avg_pool2d(x, self.thumb)
+        return F.interpolate(x, size=(self.thumb, self.thumb), mode="bilinear", align_corners=False)
+
+    def _histograms(self, t: torch.Tensor) -> torch.Tensor:
+        """Soft (triangular) histograms of each channel over ``knots`` bins: (B, 3, knots)."""
+        centres = torch.arange(self.knots, device=t.device, dtype=t.dtype)
+        pos = t.clamp(0, 1).flatten(2)[..., None] * (self.knots - 1)  # (B, 3, N, 1)
+        return (1.0 - (pos - centres).abs()).clamp_(min=0).mean(2)
+
+    def predict(self, thumb: torch.Tensor) -> torch.Tensor:
+        """(B, 3, thumb, thumb) -> (B, n_params) correction parameters (zeros = identity)."""
+        f = self.features(thumb)  # (B, C, thumb/16, thumb/16)
+        stats = torch.cat([f.mean((2, 3)), f.std((2, 3)), self._histograms(thumb).flatten(1)], 1)
+        return self.mlp(stats)
+
+    def curves(self, params: torch.Tensor) -> torch.Tensor:
+        """Knot values (B, 3, knots) of the tone curves: monotone, identity at zero parameters."""
+        k = self.knots
+        inc = params[:, :3 * k].view(-1, 3, k)
+        # softplus(z + log(e - 1)) = 1 at z = 0: equal steps, i.e. the identity curve
+        steps = F.softplus(inc[..., 1:] + 0.5413248546129181) / (k - 1)
+        start = inc[..., :1] * 0.1 + params[:, 3 * k:3 * k + 3, None] * 0.1
+        return torch.cat([start, start + torch.cumsum(steps, -1)], -1)
+
+    def apply(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """Apply the predicted correction to (B, 3, H, W) images of any size (pointwise)."""
+        k = self.knots
+        b, c, h, w = x.shape
+        values = self.curves(params)  # (B, 3, k)
+        pos = x.clamp(0, 1).reshape(b, c, h * w) * (k - 1)
+        idx = pos.detach().floor().clamp_(max=k - 2)
+        frac = pos - idx
+        idx = idx.long()
+        lo = torch.gather(values, 2, idx)
+        hi = torch.gather(values, 2, idx + 1)
+        y = lo + frac * (hi - lo)  # (B, 3, HW)
+        m = torch.eye(3, device=x.device, dtype=x.dtype) + 0.1 * params[:, 3 * k + 3:3 * k + 12].view(-1, 3, 3)
+        bias = 0.1 * params[:, 3 * k + 12:3 * k + 15, None]
+        y = torch.baddbmm(bias, m, y)
+        return y.view(b, c, h, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return clamp_unit(self.apply(x, self.predict(self.thumbnail(x))))
+
+
+class GlobalUNet(nn.Module):
+    """``ToneColour`` (global, from a thumbnail of the whole image) followed by a ``UNet`` (local).
+
+    The global stage fixes what is the same everywhere (tone, colour), the U-Net what is local
+    (noise, grain, specks, scratches, blur, JPEG). ``forward(x)`` treats x as the whole image;
+    for tiled inference the caller computes ``predict(thumbnail(image))`` once, applies it to the
+    whole image, then runs ``local`` by tiles (``receptive_radius`` and ``size_multiple`` are the
+    U-Net's, as the global stage is pointwise once its parameters are known).
+    """
+
+    arch = "globalunet"
+
+    def __init__(self, *, glob: dict | None = None, local: dict | None = None):
+        super().__init__()
+        self.glob = ToneColour(**(glob or {}))
+        self.local = UNet(**(local or {}))
+        if self.local.config["in_ch"] != 3 or self.local.config["out_ch"] != 3:
+            raise ValueError("GlobalUNet's local U-Net must map 3 channels to 3")
+        self.config = dict(glob=dict(self.glob.config), local=dict(self.local.config))
+        self.scale = 1
+        self.size_multiple = self.local.size_multiple
+        self.receptive_radius = self.local.receptive_radius
+
+    def correct(self, x: torch.Tensor) -> torch.Tensor:
+        """The global stage alone, from x's own thumbnail (x is the whole image)."""
+        return self.glob.apply(x, self.glob.predict(self.glob.thumbnail(x))).clamp(0.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.local(self.correct(x))
+
+
+GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG, "colorizer": Colorizer,
+                                         "tonecolour": ToneColour, "globalunet": GlobalUNet}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {"patchgan": PatchGAN}
 
 

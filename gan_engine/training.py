@@ -181,6 +181,7 @@ def _start_at_identity(G: nn.Module) -> None:
     the run starts from the identity (the aged input) and only learns the correction. The
     tail's own gradient is not zero (its input features are not), so learning starts at once.
     """
+    G = getattr(G, "local", G)  # a GlobalUNet: its U-Net (the global stage starts as the identity itself)
     tail = getattr(G, "tail", None)
     if isinstance(tail, nn.Conv2d) and getattr(G, "config", {}).get("head", "residual") == "residual":
         with torch.no_grad():

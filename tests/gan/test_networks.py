@@ -97,7 +97,9 @@ def test_generators_run_in_channels_last_with_the_same_result(tiny_unet_config):
 
 # -- configs and registries ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,config", [("unet", {"base": 4}), ("srvgg", {"scale": 2, "num_feat": 16, "num_conv": 2})])
+@pytest.mark.parametrize("name,config", [("unet", {"base": 4}), ("srvgg", {"scale": 2, "num_feat": 16, "num_conv": 2}),
+                                         ("tonecolour", {"knots": 8, "width": 4}),
+                                         ("globalunet", {"glob": {"width": 4}, "local": {"base": 4}})])
 def test_config_is_json_and_rebuilds_the_same_model(name, config):
     model = build_generator(name, **config)
     again = build_generator(name, **json.loads(json.dumps(model.config)))
@@ -107,7 +109,7 @@ def test_config_is_json_and_rebuilds_the_same_model(name, config):
 
 
 def test_unknown_names_are_refused():
-    with pytest.raises(ValueError, match="unknown generator 'nope'; known: colorizer, srvgg, unet"):
+    with pytest.raises(ValueError, match="unknown generator 'nope'; known: colorizer, globalunet, srvgg, tonecolour, unet"):
         build_generator("nope")
     with pytest.raises(ValueError, match="unknown discriminator"):
         build_discriminator("unet")
@@ -237,3 +239,90 @@ def test_bench_timers_return_positive_rates():
     assert conv_peak.measure_conv_peak("cpu", 0.01, channels=8, size=32) > 0
     model = build_generator("srvgg", scale=2, num_feat=8, num_conv=1).eval()
     assert conv_peak.measure_model_throughput(model, size=16, calls=1) > 0
+
+
+# -- the global tone/colour stage -----------------------------------------------------------------
+
+def _randomised_tonecolour(seed: int = 0, **config):
+    from gan_engine.networks import ToneColour
+
+    torch.manual_seed(seed)
+    model = ToneColour(**{"knots": 8, "width": 4, **config}).eval()
+    with torch.no_grad():
+        model.mlp[-1].weight.normal_(0, 0.5)
+        model.mlp[-1].bias.normal_(0, 0.5)
+    return model
+
+
+def test_tonecolour_starts_as_the_identity():
+    model = build_generator("tonecolour", knots=8, width=4).eval()
+    x = torch.rand(2, 3, 50, 37)
+    with torch.no_grad():
+        assert torch.allclose(model(x), x, atol=1e-6)
+
+
+def test_tonecolour_curves_are_monotone_and_the_correction_is_pointwise():
+    model = _randomised_tonecolour()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        params = model.predict(model.thumbnail(x))
+        values = model.curves(params)
+        assert (values[..., 1:] >= values[..., :-1]).all()
+        whole = model.apply(x, params)
+        # the same parameters on row blocks or a shuffled image give the same pixels
+        blocks = torch.cat([model.apply(x[..., :20, :], params), model.apply(x[..., 20:, :], params)], 2)
+        perm = torch.randperm(64 * 48)
+        shuffled = model.apply(x.flatten(2)[..., perm].view(1, 3, 64, 48), params).flatten(2)
+    assert torch.allclose(whole, blocks, atol=1e-6)
+    assert torch.allclose(whole.flatten(2)[..., perm], shuffled, atol=1e-6)
+    assert (whole - x).abs().max() > 0.01  # it does correct something once trained (random here)
+
+
+def test_tonecolour_parameters_depend_on_the_whole_image():
+    model = _randomised_tonecolour()
+    x = torch.rand(1, 3, 64, 64) * 0.5
+    brighter = x.clone()
+    brighter[..., :32, :] += 0.4  # change only the top half
+    with torch.no_grad():
+        a = model.apply(x[..., 32:, :], model.predict(model.thumbnail(x)))
+        b = model.apply(x[..., 32:, :], model.predict(model.thumbnail(brighter)))
+    assert (a - b).abs().max() > 1e-3  # the bottom half's correction follows the top half
+
+
+def test_tonecolour_learns_a_global_fade():
+    """A few hundred steps on faded copies (lifted blacks, lowered whites) undo most of the fade."""
+    torch.manual_seed(0)
+    model = build_generator("tonecolour", knots=8, width=8)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    def batch():
+        clean = torch.rand(8, 3, 1, 1) * torch.linspace(0, 1, 32).view(1, 1, 32, 1) * torch.ones(1, 1, 1, 32)
+        clean = clean + 0.1 * torch.rand(8, 3, 32, 32)
+        clean = clean.clamp(0, 1)
+        black = 0.1 + 0.2 * torch.rand(8, 1, 1, 1)
+        return black + (0.85 - black) * clean, clean
+    x, y = batch()
+    with torch.no_grad():
+        before = (model(x) - y).abs().mean().item()
+    for _ in range(300):
+        x, y = batch()
+        loss = (model(x) - y).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    x, y = batch()
+    with torch.no_grad():
+        after = (model(x) - y).abs().mean().item()
+    assert after < 0.35 * before, (before, after)
+
+
+def test_globalunet_is_the_global_stage_then_the_unet():
+    from gan_engine.networks import GlobalUNet
+
+    model = GlobalUNet(glob={"knots": 8, "width": 4}, local={"base": 4}).eval()
+    with torch.no_grad():
+        model.glob.mlp[-1].bias.normal_(0, 0.5)
+    x = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():
+        expected = model.local(model.glob(x))
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    assert (model.size_multiple, model.receptive_radius) == (model.local.size_multiple, model.local.receptive_radius)
