@@ -6,7 +6,7 @@
         ../shared/data/eval/mcmaster,../shared/data/eval/set14,../shared/data/eval/set5 1.0 1.0,1.2,1.4 --select
 
 It overrides the model's ``temperature`` and ``chroma`` in memory only and prints one line per
-pair, pooled over the images of all the folders given (PSNR/SSIM: mean over images;
+pair, pooled over the colour images of all the folders given (PSNR/SSIM: mean over images;
 colourfulness share: mean of the outputs' over mean of the originals', as
 ``evaluation.evaluate_colorize``), then the same per folder. The network runs once per image
 (its logits are cached); only the decoding is repeated. Run every torch op on one thread.
@@ -14,7 +14,9 @@ colourfulness share: mean of the outputs' over mean of the originals', as
 The selection set and the rule (fixed before any model or decoding was measured on it, and
 never on CBSD68, the colorize evaluation set):
 
-- selection set S = eval/mcmaster + eval/set14 + eval/set5 (37 colour images), pooled;
+- selection set S = eval/mcmaster + eval/set14 + eval/set5, pooled, less the images that are
+  grey already (Set14's bridge and man: R = G = B; a grey original scores the grey image at
+  100 dB and says nothing about colour): 35 colour images;
 - decoding: T = 1 (the mean of the softmax: the conditional mean when the classifier is
   calibrated); chroma gain g over the grid given (``--select`` needs T = 1 among TEMPS);
   g_opt = the gain of the highest S PSNR; g_even = the largest gain whose S PSNR is still at
@@ -55,7 +57,7 @@ def _cache_network(model) -> None:
 def _pooled(results: list[dict]) -> dict:
     import numpy as np
 
-    rows = [row for r in results for row in r["per_image"]]
+    rows = [row for r in results for row in r["per_image"] if row["colourfulness_original"] > 0]  # no grey originals
     orig = float(np.mean([r["colourfulness_original"] for r in rows]))
     model = float(np.mean([r["colourfulness_model"] for r in rows]))
     return {"images": len(rows), "gray_psnr": float(np.mean([r["gray_psnr"] for r in rows])),
@@ -111,8 +113,8 @@ def main(argv: list[str]) -> int:
         p, per = measure(colorizer, folders, t, k)
         if t == 1.0:
             at_t1.append((k, p))
-        parts = "; ".join(f"{Path(r['dataset']).name} {r['gray']['psnr']:.2f}/{r['model']['psnr']:.2f} "
-                          f"{r['colourfulness']['share']:.2f}" for r in per)
+        parts = "; ".join(f"{Path(r['dataset']).name} {q['gray_psnr']:.2f}/{q['model_psnr']:.2f} {q['share']:.2f}"
+                          for r, q in ((r, _pooled([r])) for r in per))
         print(f"T {t:.2f} chroma {k:.2f}: grey {p['gray_psnr']:.2f} dB, model {p['model_psnr']:.2f} dB "
               f"(SSIM {p['model_ssim']:.4f}), colourfulness share {p['share']:.2f}  [{parts}]", flush=True)
     if select:
