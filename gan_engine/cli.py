@@ -220,7 +220,8 @@ def cmd_train(args) -> int:
             raise CLIError(f"no such folder: {d}")
     overrides = _train_overrides(args, ("steps", "batch", "crop", "seed", "lr", "generator", "discriminator",
                                         "time_limit_s", "val_every", "adversarial", "alpha", "adv_start",
-                                        "threads", "max_side", "scale", "feature_matching", "warmup_steps"))
+                                        "threads", "max_side", "scale", "feature_matching", "warmup_steps",
+                                        "window"))
     if args.aging:
         overrides["aging"] = json.loads(args.aging)
     if getattr(args, "colour", None):
@@ -411,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="total steps")
     p.add_argument("--batch", type=int, help="crops per step")
     p.add_argument("--crop", type=int, help="crop side in pixels")
+    p.add_argument("--window", type=int, help="restore, two-stage generator: the U-Net's window of each crop (px)")
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--lr", type=float, help="peak learning rate of G")
     p.add_argument("--alpha", type=float, help="content loss weight")

@@ -53,7 +53,8 @@ class TaskSpec:
     cond_channels: int  # channels of D's condition (the model input)
     pair_maker: Callable[["TrainConfig"], PairMaker]
     validation_set: Callable[["TrainConfig", Sequence[Path]], list[ValSample]]
-    # (G, x, target, config) -> (fake image (B, 3, H, W), loss, parts): the reconstruction term
+    # (G, x, target, config) -> (fake image (B, 3, H, W), loss, parts): the reconstruction term;
+    # it may add (condition, target) when fake covers only a window of x (D then judges that window)
     reconstruction: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, "TrainConfig"],
                              tuple[torch.Tensor, torch.Tensor, dict[str, float]]]
     prepare: Callable[["TrainConfig", list], dict] | None = None  # data statistics for G's config
@@ -65,6 +66,33 @@ def l1_reconstruction(G, x, target, config) -> tuple[torch.Tensor, torch.Tensor,
     fake = G(x)
     l1 = losses.l1_loss(fake, target)
     return fake, config.l1 * l1, {"l1": l1.item()}
+
+
+def restore_reconstruction(G, x, target, config):
+    """The restore task's term: pixel L1, and for a two-stage generator (``GlobalUNet``) its
+    global stage supervised on its own as well.
+
+    A ``GlobalUNet`` takes the whole crop as "the image": its global stage corrects all of it
+    (parameters from its thumbnail, L1 against the target: the stage keeps learning its own
+    job), and its U-Net runs on a random ``config.window`` square of the corrected crop only
+    (the U-Net's cost is per pixel, the global stage needs the whole picture). Then the
+    returned (condition, target) are that window of the aged input and of the target, for D.
+    """
+    correct = getattr(G, "correct", None)
+    if correct is None:
+        return l1_reconstruction(G, x, target, config)
+    corrected = correct(x)
+    l1_global = losses.l1_loss(corrected, target)
+    h, w = x.shape[-2:]
+    win = min(config.window or h, h, w)
+    win -= win % G.size_multiple
+    y0 = int(torch.randint(0, h - win + 1, ()))  # torch's seeded generator: reproducible runs
+    x0 = int(torch.randint(0, w - win + 1, ()))
+    box = (..., slice(y0, y0 + win), slice(x0, x0 + win))
+    fake = G.local(corrected[box])
+    l1 = losses.l1_loss(fake, target[box])
+    loss = config.l1 * (l1 + l1_global)
+    return fake, loss, {"l1": l1.item(), "l1_global": l1_global.item()}, x[box], target[box]
 
 
 # ---------------------------------------------------------------------------------- restore
@@ -131,7 +159,7 @@ def _colorize_spec() -> TaskSpec:
 
 TASKS: dict[str, Callable[[], TaskSpec]] = {
     "restore": lambda: TaskSpec("restore", "unet", _restore_generator, 3, _restore_pairs,
-                                _restore_validation, l1_reconstruction,
+                                _restore_validation, restore_reconstruction,
                                 inputs="gan_engine.degradations.age_image, applied on the fly"),
     "upscale": lambda: TaskSpec("upscale", "srvgg", _upscale_generator, 3, _upscale_pairs,
                                 _upscale_validation, l1_reconstruction,

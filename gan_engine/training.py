@@ -56,6 +56,7 @@ class TrainConfig:
     aging: dict = field(default_factory=dict)  # overrides of degradations.AgingConfig for training pairs
     # (e.g. {"p_clean": 0.3}: more nearly clean examples teach G to leave a good photo alone)
     crop: int = 112  # training crop side (px); a multiple of the generator's size_multiple
+    window: int = 0  # restore with a global stage (GlobalUNet): the U-Net's window of the crop; 0: all of it
     batch: int = 12  # crops per step
     # --- models ---
     task: str = "restore"  # key of tasks.TASKS: restore | upscale | colorize
@@ -385,7 +386,9 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         aged, clean = sampler.batch(config.batch, np_rng)
         aged, clean = aged.to(device), clean.to(device)
         # fake = G(aged) (B, 3, crop, crop) in [0, 1], and the task's reconstruction term
-        fake, rec_loss, parts = spec.reconstruction(G, aged, clean, config)
+        fake, rec_loss, parts, *window = spec.reconstruction(G, aged, clean, config)
+        if window:  # the loss was taken on a window of the crop (a two-stage restorer)
+            aged, clean = window
 
         # (1) D: real pairs (aged, clean) vs detached fakes (aged, G(aged))
         real_feats = None

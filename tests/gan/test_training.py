@@ -79,3 +79,22 @@ def test_lr_schedule_warms_up_then_decays():
     assert lrs[0] < lrs[9] == pytest.approx(1e-3)
     assert lrs[99] < lrs[50] < lrs[10]
     assert min(lrs[10:]) >= 1e-3 * config.lr_min_ratio - 1e-12
+
+
+def test_two_stage_restorer_trains_its_unet_on_a_window_and_its_global_stage_on_the_crop(tmp_path):
+    """GlobalUNet in the shared loop: the U-Net's loss is on a window of the crop, the global
+    stage's on the whole crop, D judges the window; both stages' weights move and both losses fall."""
+    config = tiny_config(tmp_path, generator="globalunet", steps=30, crop=32, window=16, lr=3e-3,
+                         warmup_steps=1, adversarial=0.01, feature_matching=0.01, adv_start=0.5, batch=4,
+                         generator_config={"glob": {"knots": 8, "width": 4, "thumb": 32}, "local": {"base": 4}})
+    seen = []
+    best = training.train(config, on_step=lambda step, parts: seen.append(parts))
+    assert len(seen) == 30 and "d" in seen[-1] and "l1_global" in seen[-1]
+    first = sum(p["l1_global"] for p in seen[:6]) / 6
+    last = sum(p["l1_global"] for p in seen[-6:]) / 6
+    assert last < first
+    card = json.loads(best.with_suffix(".json").read_text())
+    assert card["architecture"] == "globalunet" and card["train_config"]["window"] == 16
+    w = load_file(best)
+    assert w["glob.mlp.4.weight"].abs().sum() > 0  # the global stage left its zero start
+    assert w["local.tail.weight"].abs().sum() > 0  # the U-Net left its identity start
