@@ -293,3 +293,14 @@ def test_cli_evaluate_upscale_prints_table_and_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "bicubic" in out and "upscale x2" in out
     assert json.loads((tmp_path / "r.json").read_text())[0]["scale"] == 2
+
+
+def test_shipped_colorizer_card_decoding_is_the_one_it_runs():
+    """The card's ``decoding.shipped`` (and the evaluation it reports) is what the config decodes with."""
+    from gan_engine.inference import default_weights
+
+    card = json.loads(default_weights("colorize").with_suffix(".json").read_text())
+    shipped = card["decoding"]["shipped"]
+    assert card["config"]["temperature"] == shipped["temperature"]
+    assert card["config"]["chroma"] == shipped["chroma"]
+    assert "colorize:cbsd68" in card["evaluation"]
