@@ -289,6 +289,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         G = init_model.to(device)
         if "class_weights" in prepared and hasattr(G, "set_class_weights"):
             G.set_class_weights(prepared["class_weights"])  # this run's rebalancing, not the old one's
+        if "temperature" in config.colour and "temperature" in getattr(G, "config", {}):
+            G.config["temperature"] = float(config.colour["temperature"])  # decoding asked for now wins
         log.info("initialised G from %s", config.init)
     elif config.identity_init:
         _start_at_identity(G)

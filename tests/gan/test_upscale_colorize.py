@@ -176,6 +176,17 @@ def test_colorize_training_smoke_run(tmp_path):
     assert out.shape == (24, 40, 3)
 
 
+def test_colorize_fine_tune_takes_the_temperature_asked_for(tmp_path):
+    """--init keeps the weights; a temperature given in --colour replaces the init card's."""
+    colour = {"downsample": 2, "sample_pixels": 5000, "min_share": 1e-3}
+    first = training.train(_tiny_train_config(tmp_path / "a", "colorize", generator_config={"unet": TINY_UNET},
+                                              colour=colour))
+    assert checkpoints.load_checkpoint(first)[0].config["temperature"] == pytest.approx(0.38)
+    tuned = training.train(_tiny_train_config(tmp_path / "b", "colorize", init=str(first),
+                                              colour={**colour, "temperature": 1.0}))
+    assert checkpoints.load_checkpoint(tuned)[0].config["temperature"] == pytest.approx(1.0)
+
+
 def test_colorize_refuses_grey_only_training_data(tmp_path):
     folder = make_image_folder(tmp_path / "gray", n=4, size=64, gray=True)
     cfg = _tiny_train_config(tmp_path, "colorize", data=(str(folder),), generator_config={"unet": TINY_UNET})
