@@ -611,6 +611,14 @@ class GlobalUNet(nn.Module):
         self.size_multiple = self.local.size_multiple
         self.receptive_radius = self.local.receptive_radius
 
+    @classmethod
+    def from_stages(cls, glob: "ToneColour", local: "UNet") -> "GlobalUNet":
+        """A GlobalUNet holding copies of trained stages (e.g. to fine-tune them together)."""
+        model = cls(glob=dict(glob.config), local=dict(local.config))
+        model.glob.load_state_dict(glob.state_dict())
+        model.local.load_state_dict(local.state_dict())
+        return model
+
     def correct(self, x: torch.Tensor) -> torch.Tensor:
         """The global stage alone, from x's own thumbnail (x is the whole image)."""
         return self.glob.apply(x, self.glob.predict(self.glob.thumbnail(x))).clamp(0.0, 1.0)

@@ -326,3 +326,6 @@ def test_globalunet_is_the_global_stage_then_the_unet():
         expected = model.local(model.glob(x))
         assert torch.allclose(model(x), expected, atol=1e-6)
     assert (model.size_multiple, model.receptive_radius) == (model.local.size_multiple, model.local.receptive_radius)
+    again = GlobalUNet.from_stages(model.glob, model.local).eval()
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
