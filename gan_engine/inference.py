@@ -107,12 +107,13 @@ class Restorer:
 
     @torch.inference_mode()
     def _correct_globally(self, glob: networks.ToneColour, rgb: np.ndarray, out: np.ndarray,
-                          rows: int = 256) -> None:
+                          rows: int = 64) -> None:
         """Apply the global stage to ``rgb`` (H, W, 3) into ``out`` (may be ``rgb``).
 
         Its parameters come from one thumbnail of the whole image (computed band by band, so a
         64 MP image needs no full-size tensor); the pointwise correction is then applied in
-        blocks of ``rows`` rows.
+        blocks of ``rows`` rows (small: the gather/curve temporaries are ~10x a block, and heap
+        memory freed here is not always returned before the U-Net's tiles need theirs).
         """
         dtype = next(glob.parameters()).dtype
         thumb = torch.from_numpy(image_thumbnail(rgb, glob.thumb)).permute(2, 0, 1)[None]
