@@ -201,7 +201,7 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
     assert card["loss_weights"]["beta"] == config.beta and card["loss_weights"]["adversarial"] == config.adversarial
     assert set(card["losses"]) >= {"input", "before", "after"} and card["margin"] == 4
     assert card["reflect_pad"] == 28  # the tiny U-Net's radius 26, rounded up to its multiple 4
-    assert card["seconds"] > 0
+    assert isinstance(card["seconds"], float) and card["seconds"] >= 0  # rounded to 0.1 s: a tiny run can be 0.0
     assert checkpoints.read_card(path) == card  # the card round-trips through JSON
 
     stylizer = style.Stylizer(path, device="cpu")
