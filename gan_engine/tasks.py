@@ -68,7 +68,9 @@ def l1_reconstruction(G, x, target, config) -> tuple[torch.Tensor, torch.Tensor,
     return fake, config.l1 * l1, {"l1": l1.item()}
 
 
-def restore_reconstruction(G, x, target, config):
+# ---------------------------------------------------------------------------------- restore
+
+def restore_reconstruction(G, x, target, config) -> tuple:
     """The restore task's term: pixel L1, and for a two-stage generator (``GlobalUNet``) its
     global stage supervised on its own as well.
 
@@ -94,8 +96,6 @@ def restore_reconstruction(G, x, target, config):
     loss = config.l1 * (l1 + l1_global)
     return fake, loss, {"l1": l1.item(), "l1_global": l1_global.item()}, x[box], target[box]
 
-
-# ---------------------------------------------------------------------------------- restore
 
 def _restore_pairs(config: "TrainConfig") -> PairMaker:
     import dataclasses
