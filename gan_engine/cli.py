@@ -171,6 +171,12 @@ def cmd_style(args) -> int:
     return 0
 
 
+def _open_for_task(args):
+    """The model that ``args.task`` names: the upscaler, the colorizer, or (default) the restorer."""
+    openers = {"upscale": _open_upscaler, "colorize": _open_colorizer}
+    return openers.get(args.task, _open_restorer)(args)
+
+
 def _train_overrides(args, names) -> dict:
     """The config fields given on the command line (+ the JSON generator/discriminator configs)."""
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
@@ -271,12 +277,7 @@ def cmd_evaluate(args) -> int:
     for d in args.data:
         if not Path(d).is_dir():
             raise CLIError(f"no such folder: {d}")
-    if args.task == "upscale":
-        restorer = _open_upscaler(args)
-    elif args.task == "colorize":
-        restorer = _open_colorizer(args)
-    else:
-        restorer = _open_restorer(args)
+    restorer = _open_for_task(args)
 
     def restore(img):
         return restorer(img, tile=args.tile)
@@ -312,12 +313,7 @@ def cmd_contact_sheet(args) -> int:
     from gan_engine import evaluation, imageio, resampling
 
     inputs = _check_inputs(args.inputs)
-    if args.task == "upscale":
-        model = _open_upscaler(args)
-    elif args.task == "colorize":
-        model = _open_colorizer(args)
-    else:
-        model = _open_restorer(args)
+    model = _open_for_task(args)
     pairs = []
     for path in inputs:
         rgb = imageio.load_image(path).rgb
