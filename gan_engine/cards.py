@@ -12,13 +12,15 @@ import json
 import os
 from pathlib import Path
 
+from gan_engine.errors import GanEngineError
+
 __all__ = ["CheckpointError", "FORMAT_VERSION", "REQUIRED_CARD_KEYS", "read_card", "sha256_file"]
 
 FORMAT_VERSION = 1
 REQUIRED_CARD_KEYS = ("format_version", "architecture", "config", "weights_sha256")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(GanEngineError, ValueError):
     """A checkpoint is missing, malformed or does not match its card."""
 
 

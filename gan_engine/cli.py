@@ -14,10 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from gan_engine.errors import GanEngineError
+
 EXIT_USAGE = 2
 
 
-class CLIError(Exception):
+class CLIError(GanEngineError):
     """An expected failure, reported as one line on stderr."""
 
 

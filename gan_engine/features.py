@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_engine.errors import GanEngineError
+
 __all__ = ["FeatureNetwork", "FeatureWeightsError", "VGG19_LAYERS", "DEFAULT_LAYERS", "WEIGHTS_ENV"]
 
 WEIGHTS_ENV = "GAN_VGG19_WEIGHTS"
@@ -69,7 +71,7 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class FeatureWeightsError(ValueError):
+class FeatureWeightsError(GanEngineError, ValueError):
     """A VGG19 weights file is missing, unreadable or has the wrong keys or shapes."""
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from gan_engine.errors import GanEngineError
+
 __all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_orientation"]
 
 _ORIENTATION_TAG = 0x0112
@@ -30,7 +32,7 @@ _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"
 # BT.601 luma, for writing a 3-channel result as grey.
 
 
-class ImageReadError(ValueError):
+class ImageReadError(GanEngineError, ValueError):
     """A file is missing, unreadable, truncated or not an image."""
 
 
