@@ -1,7 +1,7 @@
 """PSNR/SSIM of the classical OpenCV baseline on a folder of clean images.
 
 Every image of FOLDER (sorted by name) is aged with
-``degradations.degrade_for_eval(clean, seed + i, gray=(i % 2 == 1))`` (the protocol of the
+``pipeline.degrade_for_eval(clean, seed + i, gray=(i % 2 == 1))`` (the protocol of the
 evaluate command: every second image a black-and-white print), restored with
 ``classical.classical_restore``, and scored against the clean image: colour images on RGB, grey
 prints on the BT.601 Y channel (``metrics`` ``on="y"``, as the evaluate command does; the target
@@ -23,8 +23,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_engine import degradations, metrics  # noqa: E402
-from gan_engine.classical import classical_restore  # noqa: E402
+from gan_engine.data.degradations import pipeline  # noqa: E402
+from gan_engine.evaluation import metrics  # noqa: E402
+from gan_engine.inference.classical import classical_restore  # noqa: E402
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
@@ -48,7 +49,7 @@ def run(folder: Path, *, seed: int = 0, limit: int | None = None,
         clean = load_rgb(path)
         gray = i % 2 == 1
         on = "y" if gray else "rgb"
-        aged = degradations.degrade_for_eval(clean, seed + i, gray)
+        aged = pipeline.degrade_for_eval(clean, seed + i, gray)
         start = time.perf_counter()
         restored = classical_restore(aged)
         seconds = time.perf_counter() - start

@@ -66,11 +66,11 @@ def _pooled(results: list[dict]) -> dict:
 
 
 def measure(colorizer, folders: list[str], t: float, k: float) -> tuple[dict, list[dict]]:
-    from gan_engine import evaluation
+    from gan_engine.evaluation import benchmarks
 
     colorizer.model.config["temperature"] = t
     colorizer.model.config["chroma"] = k
-    results = [evaluation.evaluate_colorize(lambda g: colorizer.colorize(g), f) for f in folders]
+    results = [benchmarks.evaluate_colorize(lambda g: colorizer.colorize(g), f) for f in folders]
     return _pooled(results), results
 
 
@@ -96,7 +96,7 @@ def select_gain(rows: list[tuple[float, dict]]) -> dict:
 def main(argv: list[str]) -> int:
     import torch
 
-    from gan_engine import inference
+    from gan_engine.inference import wrappers
 
     torch.set_num_threads(1)
     select = "--select" in argv
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
         return 2
     weights, folders, temps, gains = argv
     folders = folders.split(",")
-    colorizer = inference.Colorizer(weights, device="cpu")
+    colorizer = wrappers.Colorizer(weights, device="cpu")
     _cache_network(colorizer.model)
     at_t1 = []
     for t, k in itertools.product([float(x) for x in temps.split(",")], [float(x) for x in gains.split(",")]):

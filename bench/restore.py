@@ -33,7 +33,7 @@ def child(mp: float, weights: str | None, device: str, tile: int, threads: int |
 
     if threads:
         torch.set_num_threads(threads)
-    from gan_engine.inference import Restorer
+    from gan_engine.inference.wrappers import Restorer
 
     restorer = Restorer(weights, device=device, tile=tile)
     side = int(round((mp * 1e6) ** 0.5))
@@ -66,7 +66,7 @@ def child(mp: float, weights: str | None, device: str, tile: int, threads: int |
 def model_flops(weights: str | None) -> float:
     from conv_peak import model_flops_per_pixel
 
-    from gan_engine.inference import Restorer
+    from gan_engine.inference.wrappers import Restorer
 
     model = Restorer(weights, device="cpu").model
     # A two-stage model's global stage runs once per image on a 128 px thumbnail (a constant,

@@ -9,7 +9,7 @@ fits oracle corrections that see the clean image (so no blind model can do bette
   (exposure, fade, dye fade, cast, toning, desaturation, vignette, gradient, stains): what is
   left is local damage (noise, grain, blur, specks, scratches, cracks, JPEG, resampling);
 - ``global ops only``: the record replayed with only those global ops;
-- ``oracle ToneColour``: the parameters of ``networks.ToneColour`` (monotone per-channel curves
+- ``oracle ToneColour``: the parameters of ``generators.ToneColour`` (monotone per-channel curves
   + colour matrix: the shipped model's global stage) fitted per image to the clean target by
   Adam (``--fit-steps``): the best the global stage could do if it knew the answer.
 
@@ -31,7 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_engine import degradations, evaluation, metrics, networks  # noqa: E402
+from gan_engine.archs import generators  # noqa: E402
+from gan_engine.data.degradations import pipeline  # noqa: E402
+from gan_engine.evaluation import benchmarks, metrics  # noqa: E402
 
 GLOBAL_OPS = {"exposure", "fade", "dye_fade", "colour_cast", "sepia_tone", "desaturate", "vignette",
               "gradient", "stains"}
@@ -39,7 +41,7 @@ GLOBAL_OPS = {"exposure", "fade", "dye_fade", "colour_cast", "sepia_tone", "desa
 
 def oracle_tonecolour(aged: np.ndarray, target: np.ndarray, steps: int) -> np.ndarray:
     """ToneColour parameters fitted to the target by Adam on L1; -> the corrected image."""
-    model = networks.ToneColour()
+    model = generators.ToneColour()
     x = torch.from_numpy(aged).permute(2, 0, 1)[None]
     t = torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None]
     params = torch.zeros(1, model.n_params, requires_grad=True)
@@ -66,18 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for folder in args.folders:
         rows = {"input": [], "without global ops": [], "global ops only": [], "oracle ToneColour": []}
-        for i, (_, clean) in enumerate(evaluation.load_clean_images(folder)[:args.limit]):
+        for i, (_, clean) in enumerate(benchmarks.load_clean_images(folder)[:args.limit]):
             gray = i % 2 == 1
-            aged, record = degradations.age_image(clean, args.seed + i, degradations.eval_config(gray))
-            target = degradations.to_gray_print(clean) if gray else clean
+            aged, record = pipeline.age_image(clean, args.seed + i, pipeline.eval_config(gray))
+            target = pipeline.to_gray_print(clean) if gray else clean
             on = "y" if gray else "rgb"
 
             def score(img):
                 return metrics.psnr(np.clip(img, 0, 1).astype(np.float32), target, on=on)
             rows["input"].append(score(aged))
-            rows["without global ops"].append(score(degradations.replay(
+            rows["without global ops"].append(score(pipeline.replay(
                 clean, [r for r in record if r[0] not in GLOBAL_OPS])))
-            rows["global ops only"].append(score(degradations.replay(
+            rows["global ops only"].append(score(pipeline.replay(
                 clean, [r for r in record if r[0] in GLOBAL_OPS or r[0] == "to_gray_print"])))
             rows["oracle ToneColour"].append(score(oracle_tonecolour(aged, target, args.fit_steps)))
         # a replay without any op is the clean image itself (infinite PSNR): report the median too

@@ -36,7 +36,7 @@ def _content(path: str | None, megapixels: float):
     import cv2
     import numpy as np
 
-    from gan_engine import style
+    from gan_engine.inference import style
 
     if path is None and DEFAULT_CONTENT.is_file():
         path = str(DEFAULT_CONTENT)
@@ -55,7 +55,8 @@ def _content(path: str | None, megapixels: float):
 def _reference(path: str | None):
     import numpy as np
 
-    from gan_engine import color, style
+    from gan_engine.data import color
+    from gan_engine.inference import style
 
     if path is None and DEFAULT_REFERENCE.is_file():
         path = str(DEFAULT_REFERENCE)
@@ -72,7 +73,7 @@ def child(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from gan_engine import style
+    from gan_engine.inference import style
 
     content, content_path = _content(args.content, args.megapixels)
     reference, reference_path = _reference(args.reference)
@@ -113,7 +114,9 @@ SHEET_PAIRS = (
 
 def contact_sheet(path: str, *, steps: int, height: int, side: int, weights: str | None) -> Path:
     """Rows of content | reference | color | optimize | feedforward (only for its own reference)."""
-    from gan_engine import cards, data, style
+    from gan_engine import cards
+    from gan_engine.data import pairs
+    from gan_engine.inference import style
 
     stylizer = style.Stylizer(weights, device="cpu")
     baked = stylizer.reference.get("sha256")
@@ -121,7 +124,7 @@ def contact_sheet(path: str, *, steps: int, height: int, side: int, weights: str
     for content_rel, reference_rel in SHEET_PAIRS:
         content_path, reference_path = DATA / content_rel, DATA / reference_rel
         if not content_path.is_file():  # a data set laid out differently: take its first image
-            content_path = data.list_images(content_path.parent)[0]
+            content_path = pairs.list_images(content_path.parent)[0]
         content = style.resize_max_side(style.load_rgb(content_path), side)
         reference = style.load_rgb(reference_path)
         config = style.StyleOptimizeConfig(steps=steps, progress=False)

@@ -27,7 +27,7 @@ DEFAULT_SIZES = {"upscale_x2": "1,4", "upscale_x4": "0.25,1,4", "colorize": "1,1
 
 
 def _load(task: str, weights: str | None, device: str, tile: int):
-    from gan_engine.inference import Colorizer, Upscaler
+    from gan_engine.inference.wrappers import Colorizer, Upscaler
 
     if task == "colorize":
         return Colorizer(weights, device=device, tile=tile)

@@ -28,10 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
-from .cards import FORMAT_VERSION, REQUIRED_CARD_KEYS, CheckpointError, _weights_path, read_card, sha256_file
-from .devices import resolve_device
-from .networks import DISCRIMINATORS, GENERATORS, arch_name
+from gan_engine import __version__
+from gan_engine.archs.generators import DISCRIMINATORS, GENERATORS, arch_name
+from gan_engine.cards import FORMAT_VERSION, REQUIRED_CARD_KEYS, CheckpointError, _weights_path, read_card, sha256_file
+from gan_engine.devices import resolve_device
 
 __all__ = ["CheckpointError", "FORMAT_VERSION", "REQUIRED_CARD_KEYS", "save_checkpoint", "load_checkpoint",
            "read_card", "sha256_file", "save_training_state", "load_training_state"]

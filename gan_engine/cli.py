@@ -25,7 +25,7 @@ class CLIError(GanEngineError):
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from gan_engine.checkpoints import CheckpointError
-    from gan_engine.imageio import ImageReadError
+    from gan_engine.data.imageio import ImageReadError
 
     return (CLIError, CheckpointError, ImageReadError, ValueError, FileNotFoundError, OSError)
 
@@ -54,13 +54,13 @@ def _weights(args, default: Path) -> Path:
 
 
 def _open_restorer(args):
-    from gan_engine.inference import DEFAULT_WEIGHTS, Restorer
+    from gan_engine.inference.wrappers import DEFAULT_WEIGHTS, Restorer
 
     return Restorer(_weights(args, DEFAULT_WEIGHTS), device=args.device, half=getattr(args, "half", False))
 
 
 def _open_upscaler(args):
-    from gan_engine.inference import Upscaler, default_weights
+    from gan_engine.inference.wrappers import Upscaler, default_weights
 
     weights = _weights(args, default_weights("upscale", scale=args.scale, variant=args.variant))
     up = Upscaler(weights, device=args.device, half=getattr(args, "half", False))
@@ -70,7 +70,7 @@ def _open_upscaler(args):
 
 
 def _open_colorizer(args):
-    from gan_engine.inference import Colorizer, default_weights
+    from gan_engine.inference.wrappers import Colorizer, default_weights
 
     return Colorizer(_weights(args, default_weights("colorize")), device=args.device,
                      half=getattr(args, "half", False))
@@ -110,7 +110,8 @@ def cmd_restore(args) -> int:
 
 
 def cmd_degrade(args) -> int:
-    from gan_engine import degradations, imageio
+    from gan_engine.data import imageio
+    from gan_engine.data.degradations import pipeline
 
     inputs = _check_inputs(args.inputs)
     out_dir = Path(args.out)
@@ -118,9 +119,9 @@ def cmd_degrade(args) -> int:
     for i, path in enumerate(inputs):
         loaded = imageio.load_image(path)
         if args.gray is None:
-            aged, _record = degradations.age_image(loaded.rgb, args.seed + i)
+            aged, _record = pipeline.age_image(loaded.rgb, args.seed + i)
         else:
-            aged = degradations.degrade_for_eval(loaded.rgb, args.seed + i, args.gray)
+            aged = pipeline.degrade_for_eval(loaded.rgb, args.seed + i, args.gray)
         target = out_dir / f"{path.stem}.png"
         imageio.save_image(target, aged, bit_depth=loaded.bit_depth, alpha=loaded.alpha)
         print(target)
@@ -142,8 +143,8 @@ def _check_reference(args) -> Path | None:
 
 
 def cmd_style(args) -> int:
-    from gan_engine import style
     from gan_engine.devices import resolve_device
+    from gan_engine.inference import style
 
     inputs = _check_inputs(args.inputs)
     ref_path = _check_reference(args)
@@ -198,7 +199,7 @@ def _log_to_run_folder(out: str) -> None:
 
 
 def _train_style(args) -> int:
-    from gan_engine import style
+    from gan_engine.inference import style
 
     ref_path = Path(args.reference) if args.reference else None
     if ref_path is None:
@@ -221,7 +222,7 @@ def _train_style(args) -> int:
 def cmd_train(args) -> int:
     if args.task == "style":  # its own trainer (one reference, no aging pairs): not a TrainConfig
         return _train_style(args)
-    from gan_engine.training import TrainConfig, train
+    from gan_engine.training.loop import TrainConfig, train
 
     for d in args.data + (args.val or []):
         if not Path(d).exists():
@@ -244,7 +245,7 @@ def cmd_train(args) -> int:
 
 
 def _evaluate_style(args) -> int:
-    from gan_engine import style
+    from gan_engine.inference import style
 
     for d in args.data:
         if not Path(d).is_dir():
@@ -274,7 +275,7 @@ def _evaluate_style(args) -> int:
 def cmd_evaluate(args) -> int:
     if args.task == "style":  # style and content losses, not PSNR against a clean original
         return _evaluate_style(args)
-    from gan_engine import evaluation
+    from gan_engine.evaluation import benchmarks
 
     for d in args.data:
         if not Path(d).is_dir():
@@ -287,23 +288,23 @@ def cmd_evaluate(args) -> int:
     results = []
     for folder in args.data:
         if args.task == "upscale":
-            results.append(evaluation.evaluate_upscale(restore, folder, scale=args.scale, limit=args.limit))
+            results.append(benchmarks.evaluate_upscale(restore, folder, scale=args.scale, limit=args.limit))
         elif args.task == "colorize":
-            results.append(evaluation.evaluate_colorize(restore, folder, limit=args.limit))
+            results.append(benchmarks.evaluate_colorize(restore, folder, limit=args.limit))
         elif args.task == "restore":
-            results.append(evaluation.evaluate_restore(restore, folder, seed=args.seed, limit=args.limit,
+            results.append(benchmarks.evaluate_restore(restore, folder, seed=args.seed, limit=args.limit,
                                                        progress=not args.no_progress))
         else:
-            results.append(evaluation.evaluate_denoise(restore, folder, sigma=args.sigma, seed=args.seed,
+            results.append(benchmarks.evaluate_denoise(restore, folder, sigma=args.sigma, seed=args.seed,
                                                        limit=args.limit))
-    print(evaluation.format_table(results))
+    print(benchmarks.format_table(results))
     summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
     print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     if args.update_card:
-        evaluation.record_in_card(restorer.weights, results,
+        benchmarks.record_in_card(restorer.weights, results,
                                   command="python -m gan_engine " + shlex.join(args.argv))
     return 0
 
@@ -312,7 +313,8 @@ def cmd_contact_sheet(args) -> int:
     """Before/after pairs: restore (input | restored), colorize (grey | colourised), upscale
     (bicubic | model at the same output size; ``--crop`` cuts a centre region of the input first,
     so that the pixels are visible at the sheet's row height)."""
-    from gan_engine import evaluation, imageio, resampling
+    from gan_engine.data import imageio, resampling
+    from gan_engine.evaluation import benchmarks
 
     inputs = _check_inputs(args.inputs)
     model = _open_for_task(args)
@@ -326,12 +328,12 @@ def cmd_contact_sheet(args) -> int:
         if args.task == "upscale":
             before = resampling.bicubic_upscale(rgb, model.scale)
         elif args.task == "colorize":
-            from gan_engine.colorization import gray_of
+            from gan_engine.training.colorization import gray_of
             before = gray_of(rgb)
         else:
             before = rgb
         pairs.append((path.stem, before, model(before if args.task == "colorize" else rgb, tile=args.tile)))
-    print(evaluation.contact_sheet(pairs, args.out, height=args.height, columns=args.columns))
+    print(benchmarks.contact_sheet(pairs, args.out, height=args.height, columns=args.columns))
     return 0
 
 

@@ -547,7 +547,7 @@ def _tile(params: Mapping[str, Any]) -> int:
 
 def _restorer(weights: WeightsInfo) -> tuple[Any, float]:
     """The process's Restorer for these weights (loaded now if needed) and the seconds loading took."""
-    from gan_engine.inference import Restorer
+    from gan_engine.inference.wrappers import Restorer
 
     return _cached_model(weights, lambda: Restorer(weights.path, device=settings.GAN_DEVICE, tile=settings.GAN_TILE))
 
@@ -570,7 +570,7 @@ def _run_upscale(weights: WeightsInfo, source: Path, output: Path, params: Mappi
     """Upscale ``source`` x2 or x4 into the PNG ``output`` (bit depth, grey, alpha and ICC kept)."""
     import torch
 
-    from gan_engine.inference import Upscaler
+    from gan_engine.inference.wrappers import Upscaler
 
     upscaler, load_seconds = _cached_model(weights, lambda: Upscaler(
         weights.path, device=settings.GAN_DEVICE, tile=settings.GAN_TILE,
@@ -589,7 +589,7 @@ def _run_colorize(weights: WeightsInfo, source: Path, output: Path, params: Mapp
     """Colourise ``source`` into an RGB PNG ``output`` keeping the input's CIE lightness."""
     import torch
 
-    from gan_engine.inference import Colorizer
+    from gan_engine.inference.wrappers import Colorizer
 
     colorizer, load_seconds = _cached_model(
         weights, lambda: Colorizer(weights.path, device=settings.GAN_DEVICE, tile=settings.GAN_TILE)
@@ -606,8 +606,8 @@ def _run_style(weights: WeightsInfo, source: Path, output: Path, params: Mapping
     (feedforward), into the PNG ``output``."""
     import torch
 
-    from gan_engine import style
     from gan_engine.devices import resolve_device
+    from gan_engine.inference import style
 
     method = params["method"]
     strength = float(params.get("strength", 1.0))
@@ -643,7 +643,7 @@ ENGINE_TASKS: dict[str, Callable[..., tuple[str, float]]] = {
     "style": _run_style,
 }
 
-_TASK_MODULES = {"style": "gan_engine.style"}
+_TASK_MODULES = {"style": "gan_engine.inference.style"}
 
 
 def run(task: str, source: Path, output: Path, params: Mapping[str, Any], *, expected_sha256: str,
@@ -668,7 +668,8 @@ def run(task: str, source: Path, output: Path, params: Mapping[str, Any], *, exp
         )
     import torch
 
-    from gan_engine import imageio, inference  # noqa: F401
+    from gan_engine.data import imageio  # noqa: F401
+    from gan_engine.inference import wrappers  # noqa: F401
 
     if task in _TASK_MODULES:
         importlib.import_module(_TASK_MODULES[task])

@@ -50,20 +50,22 @@ TINY_STYLE = {"base": 4, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks":
 def _save_upscaler(path: Path, scale: int, name: str) -> Path:
     import torch
 
-    from gan_engine import checkpoints, networks
+    from gan_engine import checkpoints
+    from gan_engine.archs import generators
 
     torch.manual_seed(scale)
-    model = networks.build_generator("srvgg", scale=scale, **TINY_SR)
+    model = generators.build_generator("srvgg", scale=scale, **TINY_SR)
     return checkpoints.save_checkpoint(path, model, {"task": "upscale", "model_name": name})
 
 
 def _save_colorizer(path: Path) -> Path:
     import torch
 
-    from gan_engine import checkpoints, networks
+    from gan_engine import checkpoints
+    from gan_engine.archs import generators
 
     torch.manual_seed(0)
-    model = networks.build_generator("colorizer", bins=COLOR_BINS, unet=TINY_UNET, downsample=2)
+    model = generators.build_generator("colorizer", bins=COLOR_BINS, unet=TINY_UNET, downsample=2)
     with torch.no_grad():  # an untrained model with a visible colour cast (towards the last bin)
         model.net.tail.bias.copy_(torch.tensor([0.0, 0.0, 3.0]))
     return checkpoints.save_checkpoint(path, model, {"task": "colorize", "model_name": "tiny-colorize"})
@@ -72,10 +74,11 @@ def _save_colorizer(path: Path) -> Path:
 def _save_stylizer(path: Path) -> Path:
     import torch
 
-    from gan_engine import checkpoints, networks
+    from gan_engine import checkpoints
+    from gan_engine.archs import generators
 
     torch.manual_seed(3)
-    model = networks.build_generator("unet", **TINY_STYLE)
+    model = generators.build_generator("unet", **TINY_STYLE)
     torch.nn.init.normal_(model.tail.weight, std=0.05)  # not the identity: the model does something
     return checkpoints.save_checkpoint(path, model, {
         "task": "style", "model_name": "tiny-style", "reference": {"file": "sepia.png", "sha256": "0" * 64},
@@ -152,7 +155,7 @@ def ingest(curator, archive_dirs):
 
 
 def _lab(path: Path) -> np.ndarray:
-    from gan_engine import color
+    from gan_engine.data import color
 
     with Image.open(path) as image:
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
@@ -185,7 +188,7 @@ def test_defaults_are_filled_in_per_task():
 
 
 def test_the_default_step_count_is_the_engines():
-    from gan_engine.style import METHODS, StyleOptimizeConfig
+    from gan_engine.inference.style import METHODS, StyleOptimizeConfig
 
     assert engine.STYLE_STEPS_DEFAULT == StyleOptimizeConfig().steps
     assert engine.STYLE_METHODS == METHODS

@@ -33,7 +33,7 @@ def make_image_folder(folder: Path, n: int = 4, size: int = 64, *, gray: bool = 
 
 def tiny_config(tmp_path: Path, **overrides):
     """A TrainConfig that trains the tiny models for a few steps on generated images."""
-    from gan_engine.training import TrainConfig
+    from gan_engine.training.loop import TrainConfig
 
     color = make_image_folder(tmp_path / "color", n=5, size=72, seed=1)
     gray = make_image_folder(tmp_path / "gray", n=5, size=72, gray=True, seed=2)
@@ -49,9 +49,10 @@ def tiny_checkpoint(path: Path) -> Path:
     """Save an untrained tiny generator as a checkpoint with a minimal card."""
     import torch
 
-    from gan_engine import checkpoints, networks
+    from gan_engine import checkpoints
+    from gan_engine.archs import generators
 
     torch.manual_seed(0)
-    model = networks.build_generator("unet", **TINY_GENERATOR)
+    model = generators.build_generator("unet", **TINY_GENERATOR)
     return checkpoints.save_checkpoint(path, model, {"task": "restore", "architecture": "unet",
                                                      "config": dict(model.config)})

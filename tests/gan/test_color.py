@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_engine.color import lab_to_rgb, lab_to_rgb_torch, rgb_to_lab, rgb_to_lab_torch
+from gan_engine.data.color import lab_to_rgb, lab_to_rgb_torch, rgb_to_lab, rgb_to_lab_torch
 
 KNOWN = [
     # sRGB, Lab (D65); the usual published values (Lindbloom's calculator)

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from gan_engine import degradations as D
-from gan_engine.metrics import psnr, to_luminance
+from gan_engine.data.degradations import pipeline
+from gan_engine.evaluation.metrics import psnr, to_luminance
 
 # Ops whose result does not depend on a seed once their parameters are fixed still get
 # different parameters from different seeds through random_op.
-ALL_OPS = sorted(D.OPS)
+ALL_OPS = sorted(pipeline.OPS)
 
 
 def _photo(h=48, w=64, seed=0) -> np.ndarray:
@@ -27,7 +27,7 @@ def _photo(h=48, w=64, seed=0) -> np.ndarray:
 @pytest.mark.parametrize("severity", [0.0, 0.5, 1.0])
 def test_op_keeps_shape_dtype_and_range(name, severity):
     img = _photo()
-    out, params = D.random_op(name, img, 3, severity=severity)
+    out, params = pipeline.random_op(name, img, 3, severity=severity)
     assert out.shape == img.shape
     assert out.dtype == np.float32
     assert np.isfinite(out).all()
@@ -38,9 +38,9 @@ def test_op_keeps_shape_dtype_and_range(name, severity):
 @pytest.mark.parametrize("name", ALL_OPS)
 def test_op_is_deterministic_for_a_seed_and_differs_between_seeds(name):
     img = _photo()
-    a, pa = D.random_op(name, img, 11, severity=0.8)
-    b, pb = D.random_op(name, img, 11, severity=0.8)
-    c, pc = D.random_op(name, img, 12, severity=0.8)
+    a, pa = pipeline.random_op(name, img, 11, severity=0.8)
+    b, pb = pipeline.random_op(name, img, 11, severity=0.8)
+    c, pc = pipeline.random_op(name, img, 12, severity=0.8)
     np.testing.assert_array_equal(a, b)
     assert pa == pb
     assert pc != pa
@@ -50,7 +50,7 @@ def test_op_is_deterministic_for_a_seed_and_differs_between_seeds(name):
 @pytest.mark.parametrize("name", sorted(set(ALL_OPS) - {"to_gray_print"}))
 def test_op_keeps_grey_2d_shape(name):
     grey = _photo()[..., 1]
-    out, _ = D.random_op(name, grey, 5, severity=0.7, gray=True)
+    out, _ = pipeline.random_op(name, grey, 5, severity=0.7, gray=True)
     assert out.shape == grey.shape and out.dtype == np.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
 
@@ -58,13 +58,13 @@ def test_op_keeps_grey_2d_shape(name):
 def test_op_changes_the_image_at_high_severity():
     img = _photo(64, 64)
     for name in ALL_OPS:
-        out, _ = D.random_op(name, img, 1, severity=1.0)
+        out, _ = pipeline.random_op(name, img, 1, severity=1.0)
         assert np.abs(out - img).mean() > 1e-4, name
 
 
 def test_to_gray_print_makes_three_identical_channels_with_bt601_luminance():
     img = _photo()
-    out = D.to_gray_print(img)
+    out = pipeline.to_gray_print(img)
     assert out.shape == img.shape and out.dtype == np.float32
     np.testing.assert_array_equal(out[..., 0], out[..., 1])
     np.testing.assert_array_equal(out[..., 0], out[..., 2])
@@ -75,38 +75,38 @@ def test_pure_ops_do_not_modify_their_input():
     img = _photo()
     before = img.copy()
     for name in ALL_OPS:
-        D.random_op(name, img, 2, severity=1.0)
+        pipeline.random_op(name, img, 2, severity=1.0)
     np.testing.assert_array_equal(img, before)
 
 
 def test_add_gaussian_noise_has_the_requested_sigma():
     img = np.full((256, 256, 3), 0.5, np.float32)
-    noisy = D.add_gaussian_noise(img, 25, seed=0)
+    noisy = pipeline.add_gaussian_noise(img, 25, seed=0)
     assert noisy.dtype == np.float32 and noisy.shape == img.shape
     assert np.std(noisy - img) * 255 == pytest.approx(25, rel=0.02)
-    np.testing.assert_array_equal(noisy, D.add_gaussian_noise(img, 25, seed=0))
-    assert not np.array_equal(noisy, D.add_gaussian_noise(img, 25, seed=1))
+    np.testing.assert_array_equal(noisy, pipeline.add_gaussian_noise(img, 25, seed=0))
+    assert not np.array_equal(noisy, pipeline.add_gaussian_noise(img, 25, seed=1))
     # PSNR of sigma 25 noise without clipping is 20 log10(255 / 25) ~ 20.17 dB
-    unclipped = D.add_gaussian_noise(img, 25, seed=0, clip=False)
+    unclipped = pipeline.add_gaussian_noise(img, 25, seed=0, clip=False)
     assert psnr(unclipped, img) == pytest.approx(20.17, abs=0.1)
 
 
 def test_age_image_is_deterministic_and_seed_dependent():
     img = _photo()
-    a, ra = D.age_image(img, 7)
-    b, rb = D.age_image(img, 7)
+    a, ra = pipeline.age_image(img, 7)
+    b, rb = pipeline.age_image(img, 7)
     np.testing.assert_array_equal(a, b)
     assert ra == rb
-    c, rc = D.age_image(img, 8)
+    c, rc = pipeline.age_image(img, 8)
     assert rc != ra
 
 
 def test_age_image_accepts_a_generator():
     img = _photo()
     rng = np.random.default_rng(3)
-    a, _ = D.age_image(img, rng)
-    b, _ = D.age_image(img, rng)  # the generator advanced: a different draw
-    c, _ = D.age_image(img, np.random.default_rng(3))
+    a, _ = pipeline.age_image(img, rng)
+    b, _ = pipeline.age_image(img, rng)  # the generator advanced: a different draw
+    c, _ = pipeline.age_image(img, np.random.default_rng(3))
     np.testing.assert_array_equal(a, c)
     assert not np.array_equal(a, b)
 
@@ -118,14 +118,14 @@ def test_age_image_over_many_seeds_covers_grey_and_colour_and_replays():
     op_names = set()
     n_ops = []
     for seed in range(120):
-        aged, record = D.age_image(img, seed)
+        aged, record = pipeline.age_image(img, seed)
         # then shape, dtype and range are kept
         assert aged.shape == img.shape and aged.dtype == np.float32
         assert 0.0 <= aged.min() and aged.max() <= 1.0
         # and the record survives JSON and replays to the same image
         restored = json.loads(json.dumps(record))
-        np.testing.assert_array_equal(D.replay(img, restored), aged)
-        is_grey = D.is_gray_record(record)
+        np.testing.assert_array_equal(pipeline.replay(img, restored), aged)
+        is_grey = pipeline.is_gray_record(record)
         grey += is_grey
         if is_grey:
             assert record[0][0] == "to_gray_print"
@@ -134,7 +134,7 @@ def test_age_image_over_many_seeds_covers_grey_and_colour_and_replays():
     # grey prints about as often as colour ones
     assert 35 <= grey <= 85
     # every op shows up, and the number of ops per image varies widely (clean-ish to heavy)
-    assert op_names == set(D.OPS)
+    assert op_names == set(pipeline.OPS)
     assert min(n_ops) <= 1 and max(n_ops) >= 9
 
 
@@ -142,7 +142,7 @@ def test_age_image_jpeg_is_usually_last():
     img = _photo(32, 32)
     last = other = 0
     for seed in range(200):
-        _, record = D.age_image(img, seed)
+        _, record = pipeline.age_image(img, seed)
         names = [n for n, _ in record]
         if "jpeg" in names:
             if names[-1] == "jpeg":
@@ -154,30 +154,30 @@ def test_age_image_jpeg_is_usually_last():
 
 def test_age_image_accepts_grey_2d_input_and_returns_three_channels():
     grey = _photo()[..., 0]
-    aged, _ = D.age_image(grey, 0)
+    aged, _ = pipeline.age_image(grey, 0)
     assert aged.shape == grey.shape + (3,)
 
 
 def test_age_image_rejects_bad_shapes():
     with pytest.raises(ValueError):
-        D.age_image(np.zeros((4, 4, 4), np.float32), 0)
+        pipeline.age_image(np.zeros((4, 4, 4), np.float32), 0)
 
 
 def test_degrade_for_eval_is_fixed_by_seed_and_grey_on_request():
     img = _photo(64, 64)
-    a = D.degrade_for_eval(img, 0, gray=False)
-    np.testing.assert_array_equal(a, D.degrade_for_eval(img, 0, gray=False))
+    a = pipeline.degrade_for_eval(img, 0, gray=False)
+    np.testing.assert_array_equal(a, pipeline.degrade_for_eval(img, 0, gray=False))
     assert a.shape == img.shape and a.dtype == np.float32
     for seed in range(10):
-        _, rec = D.age_image(img, seed, D.eval_config(gray=True))
-        assert D.is_gray_record(rec)
+        _, rec = pipeline.age_image(img, seed, pipeline.eval_config(gray=True))
+        assert pipeline.is_gray_record(rec)
         assert rec[0] == ("to_gray_print", {"weights": pytest.approx([0.299, 0.587, 0.114])})
-        _, rec = D.age_image(img, seed, D.eval_config(gray=False))
-        assert not D.is_gray_record(rec)
+        _, rec = pipeline.age_image(img, seed, pipeline.eval_config(gray=False))
+        assert not pipeline.is_gray_record(rec)
         assert len(rec) >= 1
 
 
 def test_aging_config_is_frozen():
-    cfg = D.AgingConfig()
+    cfg = pipeline.AgingConfig()
     with pytest.raises(Exception):
         cfg.p_gray = 0.1  # type: ignore[misc]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from gan_engine.archs.features import FeatureWeightsError
 from gan_engine.cards import CheckpointError
 from gan_engine.cli import CLIError
+from gan_engine.data.imageio import ImageReadError
 from gan_engine.errors import GanEngineError
-from gan_engine.features import FeatureWeightsError
-from gan_engine.imageio import ImageReadError
 
 
 @pytest.mark.parametrize("error", [CheckpointError, ImageReadError, FeatureWeightsError, CLIError])

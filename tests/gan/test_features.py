@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_engine.features import VGG19_LAYERS, WEIGHTS_ENV, FeatureNetwork, FeatureWeightsError
+from gan_engine.archs.features import VGG19_LAYERS, WEIGHTS_ENV, FeatureNetwork, FeatureWeightsError
 
 # torchvision vgg19().features indices and shapes of the convs up to relu2_1
 _VGG_HEAD = {0: (64, 3), 2: (64, 64), 5: (128, 64)}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from gan_engine.imageio import ImageReadError, apply_orientation, load_image, save_image
+from gan_engine.data.imageio import ImageReadError, apply_orientation, load_image, save_image
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

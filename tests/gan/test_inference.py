@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_engine import imageio
-from gan_engine.inference import Restorer
+from gan_engine.data import imageio
+from gan_engine.inference.wrappers import Restorer
 
 from ._restore_helpers import tiny_checkpoint
 
@@ -96,12 +96,13 @@ def test_global_stage_uses_the_whole_image_and_tiles_match_one_pass(tmp_path):
     from one thumbnail of the whole image (computed band by band), the U-Net runs by tiles."""
     import torch
 
-    from gan_engine import checkpoints, networks
-    from gan_engine.inference import image_thumbnail
-    from gan_engine.training import pad_to_multiple
+    from gan_engine import checkpoints
+    from gan_engine.archs import generators
+    from gan_engine.inference.wrappers import image_thumbnail
+    from gan_engine.training.loop import pad_to_multiple
 
     torch.manual_seed(0)
-    model = networks.GlobalUNet(glob={"knots": 8, "width": 4}, local={"base": 4})
+    model = generators.GlobalUNet(glob={"knots": 8, "width": 4}, local={"base": 4})
     with torch.no_grad():
         model.glob.mlp[-1].bias.normal_(0, 0.5)
     path = checkpoints.save_checkpoint(tmp_path / "g.safetensors", model, {"task": "restore"})

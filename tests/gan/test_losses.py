@@ -7,9 +7,18 @@ import dataclasses
 import pytest
 import torch
 
-from gan_engine.losses import (
-    ADVERSARIAL_KINDS, LossWeights, content_loss, d_adversarial_loss, feature_matching_loss, g_adversarial_loss,
-    gram_matrix, l1_loss, perceptual_loss, style_loss, tv_loss,
+from gan_engine.losses.perceptual import (
+    ADVERSARIAL_KINDS,
+    LossWeights,
+    content_loss,
+    d_adversarial_loss,
+    feature_matching_loss,
+    g_adversarial_loss,
+    gram_matrix,
+    l1_loss,
+    perceptual_loss,
+    style_loss,
+    tv_loss,
 )
 
 

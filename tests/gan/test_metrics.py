@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from gan_engine.metrics import colourfulness, psnr, rgb_to_y, ssim, to_luminance
+from gan_engine.evaluation.metrics import colourfulness, psnr, rgb_to_y, ssim, to_luminance
 
 
 def _skimage_ssim(a, b):

@@ -10,9 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from gan_engine.networks import (
-    DISCRIMINATORS, GENERATORS, PatchGAN, Reach, build_discriminator, build_generator, clamp_unit,
-    count_parameters, upsample_add,
+from gan_engine.archs.generators import (
+    DISCRIMINATORS,
+    GENERATORS,
+    PatchGAN,
+    Reach,
+    build_discriminator,
+    build_generator,
+    clamp_unit,
+    count_parameters,
+    upsample_add,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,7 +251,7 @@ def test_bench_timers_return_positive_rates():
 # -- the global tone/colour stage -----------------------------------------------------------------
 
 def _randomised_tonecolour(seed: int = 0, **config):
-    from gan_engine.networks import ToneColour
+    from gan_engine.archs.generators import ToneColour
 
     torch.manual_seed(seed)
     model = ToneColour(**{"knots": 8, "width": 4, **config}).eval()
@@ -316,7 +323,7 @@ def test_tonecolour_learns_a_global_fade():
 
 
 def test_globalunet_is_the_global_stage_then_the_unet():
-    from gan_engine.networks import GlobalUNet
+    from gan_engine.archs.generators import GlobalUNet
 
     model = GlobalUNet(glob={"knots": 8, "width": 4}, local={"base": 4}).eval()
     with torch.no_grad():

@@ -9,8 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_engine import checkpoints, color, style, tiling
+from gan_engine import checkpoints
 from gan_engine.cli import main
+from gan_engine.data import color
+from gan_engine.inference import style, tiling
 
 # A generator small enough for a training step in a fraction of a second (radius 26, multiple 4).
 TINY_G = {"base": 4, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks": [1, 1], "mid_blocks": 1}
@@ -213,7 +215,7 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
 
 def _tiny_style_checkpoint(tmp_path, reflect_pad: int = 0) -> "Path":
     """A style checkpoint without training: a tiny U-Net with random (non-identity) weights."""
-    from gan_engine.networks import build_generator
+    from gan_engine.archs.generators import build_generator
 
     torch.manual_seed(3)
     G = build_generator("unet", **TINY_G)
@@ -238,7 +240,7 @@ def test_tiled_feedforward_equals_untiled(tmp_path, rng, reflect_pad):
 
 
 def test_stylizer_refuses_a_model_of_another_task(tmp_path):
-    from gan_engine.networks import build_generator
+    from gan_engine.archs.generators import build_generator
 
     path = checkpoints.save_checkpoint(tmp_path / "restore.safetensors", build_generator("unet", **TINY_G),
                                        {"task": "restore"})
@@ -260,7 +262,7 @@ def test_train_config_validation(tmp_path):
 def test_stylize_file_keeps_size_and_bit_depth(tmp_path, rng, style_folders):
     _, reference = style_folders
     src = tmp_path / "in16.png"
-    from gan_engine import imageio
+    from gan_engine.data import imageio
 
     imageio.save_image(src, _scene(rng, 30, 40), bit_depth=16)
     out = style.stylize_file(src, tmp_path / "out.png", method="color", reference=reference)

@@ -7,8 +7,14 @@ import logging
 import numpy as np
 import pytest
 
-from gan_engine.networks import build_generator
-from gan_engine.tiling import prepare_for_inference, reflect_indices, run_tiled, run_untiled, tile_windows
+from gan_engine.archs.generators import build_generator
+from gan_engine.inference.tiling import (
+    prepare_for_inference,
+    reflect_indices,
+    run_tiled,
+    run_untiled,
+    tile_windows,
+)
 
 
 def _image(rng, h, w, c=3):
@@ -99,7 +105,7 @@ def test_grey_input_must_be_converted_by_the_caller(rng, tiny_unet_config):
 def test_half_is_ignored_on_cpu_with_a_log_line(rng, caplog):
     model = build_generator("srvgg", scale=2, num_feat=8, num_conv=1).eval()
     image = _image(rng, 9, 11)
-    with caplog.at_level(logging.INFO, logger="gan_engine.tiling"):
+    with caplog.at_level(logging.INFO, logger="gan_engine.inference.tiling"):
         out = run_tiled(model, image, half=True)
     assert "half=True ignored on cpu" in caplog.text
     assert out.dtype == np.float32 and np.abs(out - run_untiled(model, image)).max() < 1e-6

@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from gan_engine import checkpoints, color, colorization, evaluation, networks, resampling, tiling, training
+from gan_engine import checkpoints
+from gan_engine.archs import generators
 from gan_engine.cli import main as cli_main
-from gan_engine.inference import Colorizer, Upscaler
+from gan_engine.data import color, resampling
+from gan_engine.evaluation import benchmarks
+from gan_engine.inference import tiling
+from gan_engine.inference.wrappers import Colorizer, Upscaler
+from gan_engine.training import colorization, loop
 
 from ._restore_helpers import TINY_DISCRIMINATOR, make_image_folder
 
@@ -29,14 +34,14 @@ def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def _sr_checkpoint(path, scale: int = 2):
     torch.manual_seed(0)
-    model = networks.build_generator("srvgg", scale=scale, **TINY_SR)
+    model = generators.build_generator("srvgg", scale=scale, **TINY_SR)
     return checkpoints.save_checkpoint(path, model, {"task": "upscale", "architecture": "srvgg",
                                                      "config": dict(model.config)})
 
 
 def _colorizer_model(**kw):
     torch.manual_seed(0)
-    return networks.build_generator("colorizer", bins=BINS, unet=TINY_UNET, downsample=2, **kw)
+    return generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, downsample=2, **kw)
 
 
 def _col_checkpoint(path):
@@ -69,7 +74,7 @@ def test_bicubic_downscale_antialiases():
 
 def test_tiled_equals_untiled_for_scale_4():
     torch.manual_seed(1)
-    model = tiling.prepare_for_inference(networks.build_generator("srvgg", scale=4, **TINY_SR))
+    model = tiling.prepare_for_inference(generators.build_generator("srvgg", scale=4, **TINY_SR))
     img = _photo(45, 61)
     whole = tiling.run_untiled(model, img)
     tiled = tiling.run_tiled(model, img, tile=16)
@@ -90,7 +95,7 @@ def test_colorizer_keeps_lightness_and_is_tileable():
 
 def test_colorizer_gamut_fit_never_changes_lightness():
     # extreme chroma on dark and bright pixels: clipping would move L, the chroma scaling must not
-    model = networks.build_generator("colorizer", bins=[[-100.0, 100.0], [100.0, -100.0]], unet=TINY_UNET,
+    model = generators.build_generator("colorizer", bins=[[-100.0, 100.0], [100.0, -100.0]], unet=TINY_UNET,
                                      temperature=0.01)
     x = torch.linspace(0.02, 0.98, 64).reshape(1, 1, 8, 8)
     ab = torch.tensor([100.0, -100.0]).reshape(1, 2, 1, 1).expand(1, 2, 8, 8)
@@ -102,11 +107,11 @@ def test_colorizer_gamut_fit_never_changes_lightness():
 
 def test_colorizer_rejects_bad_config():
     with pytest.raises(ValueError):
-        networks.build_generator("colorizer", bins=[[0.0, 0.0]], unet=TINY_UNET)
+        generators.build_generator("colorizer", bins=[[0.0, 0.0]], unet=TINY_UNET)
     with pytest.raises(ValueError):
-        networks.build_generator("colorizer", bins=BINS, unet=TINY_UNET, in_ch=3)
+        generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, in_ch=3)
     with pytest.raises(ValueError):
-        networks.build_generator("colorizer", bins=BINS, unet=TINY_UNET, class_weights=[1.0])
+        generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, class_weights=[1.0])
 
 
 # ------------------------------------------------------------------------------ colour statistics
@@ -140,13 +145,13 @@ def _tiny_train_config(tmp_path, task, **kw):
                 crop=32, batch=2, steps=3, warmup_steps=1, val_every=1000, log_every=1, progress=False,
                 adv_start=0.5, threads=1, task=task, discriminator_config=TINY_DISCRIMINATOR)
     base.update(kw)
-    return training.TrainConfig(**base)
+    return loop.TrainConfig(**base)
 
 
 def test_upscale_training_smoke_run_gives_a_loadable_x2_model(tmp_path):
     seen = []
     cfg = _tiny_train_config(tmp_path, "upscale", scale=2, generator_config=TINY_SR)
-    best = training.train(cfg, on_step=lambda step, parts: seen.append(parts))
+    best = loop.train(cfg, on_step=lambda step, parts: seen.append(parts))
     assert len(seen) == 3 and "d" in seen[-1]  # the adversarial phase ran
     model, card = checkpoints.load_checkpoint(best)
     assert card["task"] == "upscale" and card["architecture"] == "srvgg" and model.scale == 2
@@ -158,16 +163,16 @@ def test_upscale_training_smoke_run_gives_a_loadable_x2_model(tmp_path):
 
 def test_upscale_config_checks_scale_and_crop():
     with pytest.raises(ValueError, match="scale"):
-        training.TrainConfig(data=("x",), task="upscale", scale=3)
+        loop.TrainConfig(data=("x",), task="upscale", scale=3)
     with pytest.raises(ValueError, match="multiple"):
-        training.TrainConfig(data=("x",), task="upscale", scale=4, crop=34)
+        loop.TrainConfig(data=("x",), task="upscale", scale=4, crop=34)
 
 
 def test_colorize_training_smoke_run(tmp_path):
     seen = []
     cfg = _tiny_train_config(tmp_path, "colorize", generator_config={"unet": TINY_UNET},
                              colour={"downsample": 2, "sample_pixels": 5000, "min_share": 1e-3})
-    best = training.train(cfg, on_step=lambda step, parts: seen.append(parts))
+    best = loop.train(cfg, on_step=lambda step, parts: seen.append(parts))
     assert {"ce", "ab_l1"} <= set(seen[0])
     model, card = checkpoints.load_checkpoint(best)
     assert card["task"] == "colorize" and card["architecture"] == "colorizer"
@@ -179,10 +184,10 @@ def test_colorize_training_smoke_run(tmp_path):
 def test_colorize_fine_tune_takes_the_temperature_asked_for(tmp_path):
     """--init keeps the weights; a temperature given in --colour replaces the init card's."""
     colour = {"downsample": 2, "sample_pixels": 5000, "min_share": 1e-3}
-    first = training.train(_tiny_train_config(tmp_path / "a", "colorize", generator_config={"unet": TINY_UNET},
+    first = loop.train(_tiny_train_config(tmp_path / "a", "colorize", generator_config={"unet": TINY_UNET},
                                               colour=colour))
     assert checkpoints.load_checkpoint(first)[0].config["temperature"] == pytest.approx(0.38)
-    tuned = training.train(_tiny_train_config(tmp_path / "b", "colorize", init=str(first),
+    tuned = loop.train(_tiny_train_config(tmp_path / "b", "colorize", init=str(first),
                                               colour={**colour, "temperature": 1.0}))
     assert checkpoints.load_checkpoint(tuned)[0].config["temperature"] == pytest.approx(1.0)
 
@@ -191,7 +196,7 @@ def test_colorize_refuses_grey_only_training_data(tmp_path):
     folder = make_image_folder(tmp_path / "gray", n=4, size=64, gray=True)
     cfg = _tiny_train_config(tmp_path, "colorize", data=(str(folder),), generator_config={"unet": TINY_UNET})
     with pytest.raises(ValueError, match="colour training images"):
-        training.train(cfg)
+        loop.train(cfg)
 
 
 # ------------------------------------------------------------------------------ inference
@@ -255,20 +260,20 @@ def test_colorizer_file_keeps_lightness_and_strength_zero_is_grey(tmp_path):
 
 def test_evaluate_upscale_scores_bicubic_like_the_tables(tmp_path):
     folder = make_image_folder(tmp_path / "set", n=2, size=48)
-    res = evaluation.evaluate_upscale(lambda lr: resampling.bicubic_upscale(lr, 4), folder, scale=4)
+    res = benchmarks.evaluate_upscale(lambda lr: resampling.bicubic_upscale(lr, 4), folder, scale=4)
     assert res["images"] == 2
     assert res["model"]["psnr"] == pytest.approx(res["bicubic"]["psnr"])
-    better = evaluation.evaluate_upscale(lambda lr: np.zeros((lr.shape[0] * 4, lr.shape[1] * 4, 3), np.float32),
+    better = benchmarks.evaluate_upscale(lambda lr: np.zeros((lr.shape[0] * 4, lr.shape[1] * 4, 3), np.float32),
                                          folder, scale=4)
     assert better["model"]["psnr"] < better["bicubic"]["psnr"]
 
 
 def test_evaluate_colorize_grey_output_has_zero_colourfulness(tmp_path):
     folder = make_image_folder(tmp_path / "set", n=2, size=48)
-    res = evaluation.evaluate_colorize(lambda g: g, folder)
+    res = benchmarks.evaluate_colorize(lambda g: g, folder)
     assert res["model"]["psnr"] == pytest.approx(res["gray"]["psnr"])
     assert res["colourfulness"]["share"] < 0.01 and res["colourfulness"]["original"] > 1
-    assert "colourfulness" in evaluation.format_table([res])
+    assert "colourfulness" in benchmarks.format_table([res])
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -308,7 +313,7 @@ def test_cli_evaluate_upscale_prints_table_and_json(tmp_path, capsys):
 
 def test_shipped_colorizer_card_decoding_is_the_one_it_runs():
     """The card's ``decoding.shipped`` (and the evaluation it reports) is what the config decodes with."""
-    from gan_engine.inference import default_weights
+    from gan_engine.inference.wrappers import default_weights
 
     card = json.loads(default_weights("colorize").with_suffix(".json").read_text())
     shipped = card["decoding"]["shipped"]

@@ -17,13 +17,18 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gan_engine import checkpoints, imageio, networks, tiling
-from gan_engine.metrics import LUMA
+from gan_engine import checkpoints
+from gan_engine.archs import generators
+from gan_engine.data import imageio
 from gan_engine.devices import resolve_device
+from gan_engine.evaluation.metrics import LUMA
+from gan_engine.inference import tiling
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "restore.safetensors"
+#: The shipped weights and their model cards: gan_engine/weights/.
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "restore.safetensors"
 
 # ITU-R BT.601 luma weights (as metrics.rgb_to_y).
 
@@ -106,7 +111,7 @@ class Restorer:
         return out.astype(np.float32, copy=False)
 
     @torch.inference_mode()
-    def _correct_globally(self, glob: networks.ToneColour, rgb: np.ndarray, out: np.ndarray,
+    def _correct_globally(self, glob: generators.ToneColour, rgb: np.ndarray, out: np.ndarray,
                           rows: int = 64) -> None:
         """Apply the global stage to ``rgb`` (H, W, 3) into ``out`` (may be ``rgb``).
 
@@ -184,7 +189,6 @@ class Restorer:
 # Upscaling and colourisation: the same loading, tiling and file conventions as Restorer.
 # ------------------------------------------------------------------------------------------
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 UPSCALE_VARIANTS = ("faithful", "gan")
 
 
@@ -204,11 +208,11 @@ def default_weights(task: str, *, scale: int = 4, variant: str = "faithful") -> 
     raise ValueError(f"no shipped weights for task {task!r}")
 
 
-def _stages(model: torch.nn.Module) -> tuple[networks.ToneColour | None, torch.nn.Module | None]:
+def _stages(model: torch.nn.Module) -> tuple[generators.ToneColour | None, torch.nn.Module | None]:
     """(global stage or None, tiled local stage or None) of a restoration generator."""
-    if isinstance(model, networks.GlobalUNet):
+    if isinstance(model, generators.GlobalUNet):
         return model.glob, model.local
-    if isinstance(model, networks.ToneColour):
+    if isinstance(model, generators.ToneColour):
         return model, None
     return None, model
 
@@ -302,7 +306,7 @@ class Upscaler:
     def upscale(self, image: np.ndarray, *, tile: int | None = None,
                 progress: Callable[[float], None] | None = None) -> np.ndarray:
         """float32 image in [0, 1] ((H, W), (H, W, 1|3|4)) -> the same layout at scale x the size."""
-        from gan_engine import resampling
+        from gan_engine.data import resampling
 
         rgb, alpha, layout = _split_image(image)
         self.check_size(*rgb.shape[:2])
@@ -336,7 +340,7 @@ class Upscaler:
 
 def _lightness(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
     """CIE L / 100 of (H, W, 3) sRGB, (H, W, 1) float32, in row blocks (no full-size Lab temporaries)."""
-    from gan_engine import color
+    from gan_engine.data import color
 
     out = np.empty(rgb.shape[:2] + (1,), np.float32)
     for y in range(0, rgb.shape[0], rows):
@@ -364,7 +368,7 @@ class Colorizer:
     def colorize(self, image: np.ndarray, *, tile: int | None = None, strength: float = 1.0,
                  progress: Callable[[float], None] | None = None) -> np.ndarray:
         """float32 image in [0, 1] ((H, W), (H, W, 1|3|4)) -> (H, W, 3) RGB (or RGBA with alpha)."""
-        from gan_engine import color
+        from gan_engine.data import color
 
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")

@@ -142,7 +142,7 @@ def feature_matching_loss(real_feats: Sequence[torch.Tensor], fake_feats: Sequen
 
 
 def _default_content_layer(names: Sequence[str]) -> str:
-    from .features import VGG19_LAYERS
+    from gan_engine.archs.features import VGG19_LAYERS
 
     if "relu4_2" in names:
         return "relu4_2"

@@ -240,7 +240,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
     if array.ndim != 3 or array.shape[2] not in (1, 3):
         raise ValueError(f"rgb must be (H, W, 3), (H, W, 1) or (H, W), got {np.shape(rgb)}")
     if gray and array.shape[2] == 3:
-        from .metrics import LUMA  # cv2 only when a grey file is written
+        from gan_engine.evaluation.metrics import LUMA  # cv2 only when a grey file is written
 
         array = (array @ LUMA)[..., None]
     elif not gray and array.shape[2] == 1:

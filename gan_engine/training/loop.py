@@ -33,7 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints, data, losses, metrics, networks, tasks
+from gan_engine import checkpoints
+from gan_engine.archs import generators
+from gan_engine.data import pairs
+from gan_engine.evaluation import metrics
+from gan_engine.losses import perceptual
+from gan_engine.training import tasks
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +67,9 @@ class TrainConfig:
     task: str = "restore"  # key of tasks.TASKS: restore | upscale | colorize
     scale: int = 4  # upscale only: the super-resolution factor (2 or 4)
     colour: dict = field(default_factory=dict)  # colorize only: overrides of colorization.ColourConfig
-    generator: str | None = None  # key of networks.GENERATORS; None: the task's default
+    generator: str | None = None  # key of generators.GENERATORS; None: the task's default
     generator_config: dict = field(default_factory=dict)  # keyword config of the generator (over the task's defaults)
-    discriminator: str = "patchgan"  # key of networks.DISCRIMINATORS
+    discriminator: str = "patchgan"  # key of generators.DISCRIMINATORS
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32})  # D config; ndf 32: a quarter of pix2pix's cost
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or seeded random filters
     # --- optimisation ---
@@ -84,7 +89,7 @@ class TrainConfig:
     gamma: float = 0.0  # total-variation weight; 0: L1 already smooths noise
     adversarial: float = 0.003  # G's adversarial weight after warm-up (small: fidelity first)
     feature_matching: float = 0.01  # feature matching on D's features after warm-up
-    adv_kind: str = "lsgan"  # adversarial loss form (losses.d_adversarial_loss `kind`)
+    adv_kind: str = "lsgan"  # adversarial loss form (perceptual.d_adversarial_loss `kind`)
     adv_start: float = 0.6  # fraction of the run (see `progress`) trained on reconstruction losses only
     # --- bookkeeping ---
     seed: int = 0  # seeds torch, the data sampler and the model initialisation
@@ -105,7 +110,7 @@ class TrainConfig:
     def __post_init__(self):
         if not self.data:
             raise ValueError("TrainConfig.data: give at least one training folder")
-        from gan_engine.tasks import TASKS
+        from gan_engine.training.tasks import TASKS
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; trained tasks: {', '.join(TASKS)}")
         if self.task == "upscale" and self.scale not in (2, 4):
@@ -167,10 +172,10 @@ def validate(model: nn.Module, val_set, device: torch.device) -> dict[str, float
 def _validation_paths(config: TrainConfig) -> tuple[list[Path], int]:
     """-> (validation image paths, how many images to hold out of each training folder)."""
     if config.val:
-        return [p for folder in config.val for p in data.list_images(folder)], 0
+        return [p for folder in config.val for p in pairs.list_images(folder)], 0
     paths = []
     for folder in config.data:
-        paths.extend(data.list_images(folder)[-config.val_holdout:])
+        paths.extend(pairs.list_images(folder)[-config.val_holdout:])
     return paths, config.val_holdout
 
 
@@ -254,8 +259,8 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
 
     on_step: called after every step with (step, this step's losses), e.g. by tests.
     """
+    from gan_engine.archs.features import FeatureNetwork
     from gan_engine.devices import resolve_device
-    from gan_engine.features import FeatureNetwork
 
     t_start = time.time()
     torch.set_num_threads(config.threads)
@@ -270,9 +275,9 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
 
     # ---- data: RAM cache of the clean images, fixed validation set ----
     val_paths, holdout = _validation_paths(config)
-    pools = [data.ImagePool.load(folder, max_side=config.max_side, exclude=holdout, min_side=config.crop // 2)
+    pools = [pairs.ImagePool.load(folder, max_side=config.max_side, exclude=holdout, min_side=config.crop // 2)
              for folder in config.data]
-    sampler = data.PairSampler(pools, crop=config.crop, scale_range=config.scale_range,
+    sampler = pairs.PairSampler(pools, crop=config.crop, scale_range=config.scale_range,
                                make_pair=spec.pair_maker(config))
     val_set = spec.validation_set(config, val_paths)
     log.info("validation: %d held-out images", len(val_set))
@@ -280,7 +285,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     # ---- models: G, D (conditional patch critic), EMA copy of G, feature network ----
     prepared = spec.prepare(config, pools) if spec.prepare else {}  # data statistics (colour bins)
     gen_config = {**spec.generator_config(config), **prepared, **config.generator_config}
-    G = networks.build_generator(gen_name, **gen_config).to(device)
+    G = generators.build_generator(gen_name, **gen_config).to(device)
     if config.init:
         init_model, init_card = checkpoints.load_checkpoint(config.init, device="cpu")
         if init_card.get("architecture") != gen_name:
@@ -294,11 +299,11 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         log.info("initialised G from %s", config.init)
     elif config.identity_init:
         _start_at_identity(G)
-    D = networks.build_discriminator(config.discriminator, **{"cond_ch": spec.cond_channels,
+    D = generators.build_discriminator(config.discriminator, **{"cond_ch": spec.cond_channels,
                                                               **config.discriminator_config}).to(device)
     ema = None
     if config.ema_decay > 0:
-        ema = networks.build_generator(gen_name, **dict(G.config)).to(device)
+        ema = generators.build_generator(gen_name, **dict(G.config)).to(device)
         ema.load_state_dict(G.state_dict())
         ema.requires_grad_(False).eval()
     use_features = config.alpha > 0 or config.beta > 0
@@ -313,7 +318,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
 
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
-    weights = losses.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=config.l1,
+    weights = perceptual.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=config.l1,
                                  adversarial=config.adversarial, feature_matching=config.feature_matching)
 
     # ---- resume ----
@@ -399,7 +404,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
             opt_d.zero_grad(set_to_none=True)
             real_logits, real_feats = _logits_and_features(D, aged, clean)
             real_feats = [f.detach() for f in real_feats]  # targets of G's feature matching
-            d_loss = losses.d_adversarial_loss(real_logits, D(aged, fake.detach()), config.adv_kind)
+            d_loss = perceptual.d_adversarial_loss(real_logits, D(aged, fake.detach()), config.adv_kind)
             d_loss.backward()
             opt_d.step()
             parts["d"] = d_loss.item()
@@ -409,20 +414,20 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         g_loss = rec_loss
         if feature_net is not None:
             f_fake, f_clean = feature_net(fake), feature_net(clean)
-            perc, perc_parts = losses.perceptual_loss(f_fake, f_clean, f_clean, weights, image=fake)
+            perc, perc_parts = perceptual.perceptual_loss(f_fake, f_clean, f_clean, weights, image=fake)
             g_loss = g_loss + perc
             parts.update({k: float(v) for k, v in perc_parts.items() if k != "l1"})
         if config.gamma > 0 and feature_net is None:
-            g_loss = g_loss + config.gamma * losses.tv_loss(fake)
+            g_loss = g_loss + config.gamma * perceptual.tv_loss(fake)
         if adversarial:
             D.requires_grad_(False)  # G's step must not accumulate gradients in D
             fake_logits, fake_feats = _logits_and_features(D, aged, fake)  # one pass for both terms
-            g_adv = losses.g_adversarial_loss(fake_logits, config.adv_kind)
+            g_adv = perceptual.g_adversarial_loss(fake_logits, config.adv_kind)
             g_loss = g_loss + config.adversarial * g_adv
             parts["g_adv"] = g_adv.item()
             if config.feature_matching > 0:
                 # real features from D's step just before (pre-update D: cheaper than a third pass)
-                fm = losses.feature_matching_loss(real_feats, fake_feats)
+                fm = perceptual.feature_matching_loss(real_feats, fake_feats)
                 g_loss = g_loss + config.feature_matching * fm
                 parts["fm"] = fm.item()
         g_loss.backward()

@@ -426,7 +426,7 @@ class Colorizer(nn.Module):
 
     def to_rgb(self, x: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """sRGB of (L = 100 x, ab) with the chroma reduced where it would leave the gamut."""
-        from gan_engine.color import lab_to_rgb_torch
+        from gan_engine.data.color import lab_to_rgb_torch
 
         L = x * 100.0
         steps = self.config["gamut_steps"]

@@ -4,7 +4,7 @@ and the conditional discriminator look like, the reconstruction loss, and how va
 The training loop (``training.train``) is the same for every task; it asks ``TASKS[name]``
 (an explicit dictionary, no registry magic) for these pieces:
 
-- ``restore``: input = the clean crop aged by ``degradations.age_image``; target = the clean
+- ``restore``: input = the clean crop aged by ``pipeline.age_image``; target = the clean
   crop (its luminance for a grey print); pixel L1; validated on ``degrade_for_eval`` copies.
 - ``upscale``: input = the clean crop shrunk by bicubic 1/scale and rounded to 8 bits (the
   benchmarks' definition, ``resampling.bicubic_downscale``); target = the crop; pixel L1;
@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
-from gan_engine import data, degradations, losses, resampling
+from gan_engine.data import pairs, resampling
+from gan_engine.data.degradations import pipeline
+from gan_engine.losses import perceptual
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gan_engine.training import TrainConfig
+    from gan_engine.training.loop import TrainConfig
 
 PairMaker = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
@@ -64,7 +66,7 @@ class TaskSpec:
 def l1_reconstruction(G, x, target, config) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """fake = G(x); loss = l1 * |fake - target|."""
     fake = G(x)
-    l1 = losses.l1_loss(fake, target)
+    l1 = perceptual.l1_loss(fake, target)
     return fake, config.l1 * l1, {"l1": l1.item()}
 
 
@@ -84,7 +86,7 @@ def restore_reconstruction(G, x, target, config) -> tuple:
     if correct is None:
         return l1_reconstruction(G, x, target, config)
     corrected = correct(x)
-    l1_global = losses.l1_loss(corrected, target)
+    l1_global = perceptual.l1_loss(corrected, target)
     h, w = x.shape[-2:]
     win = min(config.window or h, h, w)
     win -= win % G.size_multiple
@@ -92,7 +94,7 @@ def restore_reconstruction(G, x, target, config) -> tuple:
     x0 = int(torch.randint(0, w - win + 1, ()))
     box = (..., slice(y0, y0 + win), slice(x0, x0 + win))
     fake = G.local(corrected[box])
-    l1 = losses.l1_loss(fake, target[box])
+    l1 = perceptual.l1_loss(fake, target[box])
     loss = config.l1 * (l1 + l1_global)
     return fake, loss, {"l1": l1.item(), "l1_global": l1_global.item()}, x[box], target[box]
 
@@ -101,18 +103,18 @@ def _restore_pairs(config: "TrainConfig") -> PairMaker:
     import dataclasses
 
     try:
-        aging = dataclasses.replace(degradations.AgingConfig(), **config.aging)
+        aging = dataclasses.replace(pipeline.AgingConfig(), **config.aging)
     except TypeError as exc:
         raise ValueError(f"aging overrides {config.aging}: {exc}") from None
 
     def make(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        aged, target, _ = data.make_pair(clean, rng, aging)
+        aged, target, _ = pairs.make_pair(clean, rng, aging)
         return aged, target
     return make
 
 
 def _restore_validation(config: "TrainConfig", paths: Sequence[Path]) -> list[ValSample]:
-    rows = data.validation_set(paths, seed=config.val_seed, size=config.val_size, max_side=config.max_side)
+    rows = pairs.validation_set(paths, seed=config.val_seed, size=config.val_size, max_side=config.max_side)
     return [ValSample(aged, target, "y" if gray else "rgb", 0, aged) for aged, target, gray in rows]
 
 
@@ -137,7 +139,7 @@ def center_crop(img: np.ndarray, size: int, multiple: int) -> np.ndarray:
 def _upscale_validation(config: "TrainConfig", paths: Sequence[Path]) -> list[ValSample]:
     out = []
     for p in paths:
-        hr = center_crop(data.decode_image(p, config.max_side).astype(np.float32) / 255.0,
+        hr = center_crop(pairs.decode_image(p, config.max_side).astype(np.float32) / 255.0,
                           config.val_size, config.scale)
         lr = resampling.bicubic_downscale(hr, config.scale)
         out.append(ValSample(lr, hr, "y", config.scale, resampling.bicubic_upscale(lr, config.scale)))
@@ -153,7 +155,7 @@ def _restore_generator(config: "TrainConfig") -> dict:
 
 
 def _colorize_spec() -> TaskSpec:
-    from gan_engine import colorization
+    from gan_engine.training import colorization
     return colorization.TASK
 
 

@@ -3,7 +3,7 @@
 Two CPU cores cannot afford several DataLoader workers, so the clean images are decoded
 once, cached in RAM as uint8 at a reduced size, and every batch is cut from that cache
 in-process: random crop (with a random scale), flips and 90-degree rotations, then
-``degradations.age_image`` on the crop. All randomness comes from one
+``pipeline.age_image`` on the crop. All randomness comes from one
 ``numpy.random.Generator`` owned by the caller, so a run is reproducible from its seed
 and resumable from the generator's saved state.
 
@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gan_engine import degradations
+from gan_engine.data.degradations import pipeline
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +121,15 @@ def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator, scale_rang
 
 
 def make_pair(clean: np.ndarray, rng: np.random.Generator,
-              aging: degradations.AgingConfig | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+              aging: pipeline.AgingConfig | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
     """Age one clean crop: -> (aged, target, gray), all float32 (H, W, 3) in [0, 1].
 
     ``target`` is the clean crop, or its luminance when the aging made a grey print.
     """
-    aged, record = degradations.age_image(clean, rng, aging or degradations.AgingConfig())
+    aged, record = pipeline.age_image(clean, rng, aging or pipeline.AgingConfig())
     aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
     gray = is_gray_print(record) or bool(np.ptp(clean, axis=2).max() < 1e-6)
-    target = degradations.to_gray_print(clean) if gray else clean
+    target = pipeline.to_gray_print(clean) if gray else clean
     if aged.shape != target.shape:  # an aging op that changed the size (should not happen)
         raise ValueError(f"age_image changed the shape {clean.shape} -> {aged.shape}")
     return aged, target, gray
@@ -144,7 +144,7 @@ class PairSampler:
     """
 
     def __init__(self, pools: Sequence[ImagePool], *, crop: int, scale_range=(0.5, 1.0),
-                 aging: degradations.AgingConfig | None = None,
+                 aging: pipeline.AgingConfig | None = None,
                  make_pair: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None):
         """make_pair(clean crop, rng) -> (input, target) float32 arrays; default: aging (restoration)."""
         self.pools = [p for p in pools if p.images]
@@ -188,8 +188,8 @@ def validation_set(paths: Sequence[Path], *, seed: int, size: int = 192,
         y, x = (h - s) // 2, (w - s) // 2
         clean = img[y:y + s, x:x + s].astype(np.float32) / 255.0
         gray = i % 2 == 1
-        aged = degradations.degrade_for_eval(clean, seed + i, gray)
+        aged = pipeline.degrade_for_eval(clean, seed + i, gray)
         aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
-        target = degradations.to_gray_print(clean) if gray else clean
+        target = pipeline.to_gray_print(clean) if gray else clean
         out.append((aged, target, gray))
     return out

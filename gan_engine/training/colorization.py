@@ -29,10 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_engine import color, data, tasks
+from gan_engine.data import color, pairs
+from gan_engine.training import tasks
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gan_engine.training import TrainConfig
+    from gan_engine.training.loop import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _pairs(config: "TrainConfig") -> tasks.PairMaker:
 def _validation(config: "TrainConfig", paths: Sequence[Path]) -> list[tasks.ValSample]:
     out = []
     for p in paths:
-        img = data.decode_image(p, config.max_side).astype(np.float32) / 255.0
+        img = pairs.decode_image(p, config.max_side).astype(np.float32) / 255.0
         if np.ptp(img, axis=2).max() < 1e-6:
             continue  # a grey image cannot score colourisation
         m = 2 ** 5

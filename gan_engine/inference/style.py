@@ -51,10 +51,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints, color, data, imageio, losses, networks, tiling
+from gan_engine import checkpoints
+from gan_engine.archs import generators
+from gan_engine.archs.features import FeatureNetwork
 from gan_engine.cards import sha256_file
+from gan_engine.data import color, imageio, pairs
 from gan_engine.devices import resolve_device
-from gan_engine.features import FeatureNetwork
+from gan_engine.inference import tiling
+from gan_engine.inference.wrappers import WEIGHTS_DIR
+from gan_engine.losses import perceptual
 
 __all__ = [
     "METHODS", "STYLE_LAYERS", "FINE_STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats",
@@ -77,7 +82,7 @@ FINE_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1")
 #: Content layer: 1/4 scale. Gatys used relu4_2 of VGG (semantic); the random network has no
 #: semantics, and a coarser layer lets the structure of the content dissolve into texture.
 CONTENT_LAYERS: tuple[str, ...] = ("relu3_1",)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "style.safetensors"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "style.safetensors"
 CARD_TASK = "style"
 
 ProgressFn = Callable[[float], None]
@@ -284,13 +289,13 @@ class StyleScorer:
         ref = resize_max_side(_as_rgb(content), self.max_side)
         f_img = self.net(_to_tensor(img, self.device))
         f_ref = self.net(_to_tensor(_resize_to(ref, *img.shape[:2]), self.device))
-        style = losses.style_loss(f_img, self.grams, self.style_layers)
-        content_l = sum(losses.content_loss(f_img[n], f_ref[n]) for n in self.content_layers) / len(self.content_layers)
+        style = perceptual.style_loss(f_img, self.grams, self.style_layers)
+        content_l = sum(perceptual.content_loss(f_img[n], f_ref[n]) for n in self.content_layers) / len(self.content_layers)
         return {"style": float(style), "content": float(content_l)}
 
 
 def _feature_network(weights: str | None, layers: Sequence[str]) -> FeatureNetwork:
-    from gan_engine.features import VGG19_LAYERS
+    from gan_engine.archs.features import VGG19_LAYERS
 
     ordered = tuple(n for n in VGG19_LAYERS if n in set(layers))
     return FeatureNetwork(weights, ordered)
@@ -303,7 +308,7 @@ def reference_grams(net: FeatureNetwork, reference: np.ndarray, *, max_side: int
     """{layer: Gram (1, C, C)} of the reference shrunk to ``max_side``."""
     ref = resize_max_side(_as_rgb(reference, "reference"), max_side)
     feats = net(_to_tensor(ref, device))
-    return {name: losses.gram_matrix(feats[name]) for name in layers}
+    return {name: perceptual.gram_matrix(feats[name]) for name in layers}
 
 
 def style_scores(image: np.ndarray, content: np.ndarray, reference: np.ndarray, *,
@@ -345,7 +350,7 @@ class StyleOptimizeConfig:
             raise ValueError(f"init must be 'content', 'color' or 'noise', not {self.init!r}")
         if self.max_side < 16:
             raise ValueError(f"max_side must be >= 16, got {self.max_side}")
-        losses.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma)  # validates >= 0
+        perceptual.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma)  # validates >= 0
 
 
 def optimize_style(content: np.ndarray, reference: np.ndarray, config: StyleOptimizeConfig = StyleOptimizeConfig(),
@@ -375,14 +380,14 @@ def optimize_style(content: np.ndarray, reference: np.ndarray, config: StyleOpti
     # so the textures the Gram matrices describe are at comparable scales (a 180 px content given
     # a 512 px reference otherwise receives textures three times too coarse).
     grams = reference_grams(net, reference, max_side=max(work.shape[:2]), layers=config.style_layers, device=device)
-    weights = losses.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma,
+    weights = perceptual.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma,
                                  l1=0.0, adversarial=0.0, feature_matching=0.0)
     x_content = _to_tensor(work, device)
     with torch.no_grad():
         feats_content = net(x_content)
 
     def evaluate(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return losses.perceptual_loss(net(x), feats_content, grams, weights, content_layers=config.content_layers,
+        return perceptual.perceptual_loss(net(x), feats_content, grams, weights, content_layers=config.content_layers,
                                       style_layers=config.style_layers, image=x)
 
     if config.init == "content":
@@ -465,11 +470,11 @@ class StyleTrainConfig:
     # The Stylizer reflect-pads images by the receptive radius, so no zero padding reaches a kept pixel.
     margin: int = 16
     # --- models ---
-    generator: str = "unet"  # key of networks.GENERATORS
+    generator: str = "unet"  # key of generators.GENERATORS
     # 4 levels, widths 16..128: ~0.9 M parameters, receptive radius 74 px, ~0.4 s per step on 2 cores
     generator_config: dict = field(default_factory=lambda: {"base": 16, "mults": [1, 2, 4, 8],
                                                             "head": "residual"})
-    discriminator: str = "patchgan"  # key of networks.DISCRIMINATORS, built unconditional (cond_ch=0)
+    discriminator: str = "patchgan"  # key of generators.DISCRIMINATORS, built unconditional (cond_ch=0)
     # 2 strided layers: 34 px patches, the scale of a texture rather than of a scene
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 2})
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
@@ -481,7 +486,7 @@ class StyleTrainConfig:
     beta: float = 1000.0  # style: Grams of G(x) against the reference's (as StyleOptimizeConfig)
     gamma: float = 0.1  # total variation of G(x)
     adversarial: float = 0.05  # G's adversarial term once D has started (~5% of the total loss)
-    adv_kind: str = "lsgan"  # losses.d_adversarial_loss kind
+    adv_kind: str = "lsgan"  # perceptual.d_adversarial_loss kind
     adv_start: float = 0.25  # fraction of the steps trained on the perceptual loss alone
     # --- optimisation ---
     steps: int = 400  # total steps
@@ -508,8 +513,8 @@ class StyleTrainConfig:
             raise ValueError(f"margin must be >= 0 and leave at least 16 px of the {self.crop} px crop")
         if not 0.0 <= self.adv_start <= 1.0:
             raise ValueError(f"adv_start must be in [0, 1], got {self.adv_start}")
-        losses.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma, adversarial=self.adversarial)
-        if self.adv_kind not in losses.ADVERSARIAL_KINDS:
+        perceptual.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma, adversarial=self.adversarial)
+        if self.adv_kind not in perceptual.ADVERSARIAL_KINDS:
             raise ValueError(f"unknown adversarial loss {self.adv_kind!r}")
 
 
@@ -519,21 +524,21 @@ def _cosine_lr(progress: float, peak: float, floor_ratio: float = 0.05) -> float
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _sample_crops(pools: Sequence[data.ImagePool], n: int, crop: int, rng: np.random.Generator,
+def _sample_crops(pools: Sequence[pairs.ImagePool], n: int, crop: int, rng: np.random.Generator,
                   scale_range: tuple[float, float]) -> torch.Tensor:
     """(n, 3, crop, crop) float32: a pool uniformly, an image uniformly in it, a random crop."""
     out = []
     for _ in range(n):
         pool = pools[int(rng.integers(0, len(pools)))]
         img = pool.images[int(rng.integers(0, len(pool.images)))]
-        out.append(data.random_crop(img, crop, rng, scale_range))
+        out.append(pairs.random_crop(img, crop, rng, scale_range))
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
-def _load_pools(config: StyleTrainConfig) -> list[data.ImagePool]:
+def _load_pools(config: StyleTrainConfig) -> list[pairs.ImagePool]:
     pools = []
     for folder in config.data:
-        paths = data.list_images(folder)
+        paths = pairs.list_images(folder)
         if not paths:
             raise ValueError(f"no images in {folder}")
         if config.max_images and len(paths) > config.max_images:
@@ -542,11 +547,11 @@ def _load_pools(config: StyleTrainConfig) -> list[data.ImagePool]:
             paths = [paths[i] for i in sorted(set(keep.tolist()))]
         images, kept = [], []
         for p in paths:
-            img = data.decode_image(p, config.max_side)
+            img = pairs.decode_image(p, config.max_side)
             if min(img.shape[:2]) >= 16:
                 images.append(img)
                 kept.append(p)
-        pools.append(data.ImagePool(str(folder), kept, images))
+        pools.append(pairs.ImagePool(str(folder), kept, images))
         log.info("style training: %d content images from %s", len(images), folder)
     return pools
 
@@ -563,9 +568,9 @@ def _measure(G: nn.Module, net: FeatureNetwork, x: torch.Tensor, grams: Mapping[
     y = _centre(x if G is None else G(x), config.margin)
     x = _centre(x, config.margin)
     f_y, f_x = net(y), net(x)
-    style = losses.style_loss(f_y, grams, config.style_layers)
-    content = sum(losses.content_loss(f_y[n], f_x[n]) for n in config.content_layers) / len(config.content_layers)
-    return {"style": float(style), "content": float(content), "tv": float(losses.tv_loss(y))}
+    style = perceptual.style_loss(f_y, grams, config.style_layers)
+    content = sum(perceptual.content_loss(f_y[n], f_x[n]) for n in config.content_layers) / len(config.content_layers)
+    return {"style": float(style), "content": float(content), "tv": float(perceptual.tv_loss(y))}
 
 
 def train_feedforward(config: StyleTrainConfig, *,
@@ -599,16 +604,16 @@ def train_feedforward(config: StyleTrainConfig, *,
 
     net = _feature_network(config.feature_weights, config.style_layers + config.content_layers).to(device)
     grams = reference_grams(net, ref_small, max_side=config.max_side, layers=config.style_layers, device=device)
-    weights = losses.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=0.0,
+    weights = perceptual.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=0.0,
                                  adversarial=config.adversarial, feature_matching=0.0)
 
-    G = networks.build_generator(config.generator, **config.generator_config).to(device)
+    G = generators.build_generator(config.generator, **config.generator_config).to(device)
     if config.crop % G.size_multiple:
         raise ValueError(f"crop {config.crop} is not a multiple of the generator's size_multiple {G.size_multiple}")
     if getattr(G, "config", {}).get("head") == "residual" and hasattr(G, "tail"):
         nn.init.zeros_(G.tail.weight)  # start as the identity: the content is there from step 0
         nn.init.zeros_(G.tail.bias)
-    D = networks.build_discriminator(config.discriminator, **{**config.discriminator_config, "cond_ch": 0}).to(device)
+    D = generators.build_discriminator(config.discriminator, **{**config.discriminator_config, "cond_ch": 0}).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.9, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
 
@@ -616,8 +621,8 @@ def train_feedforward(config: StyleTrainConfig, *,
     G.eval()
     measured = {"input": _measure(None, net, x_val, grams, config), "before": _measure(G, net, x_val, grams, config)}
     G.train()
-    log.info("style training: %s params G, %s params D; validation before %s", networks.count_parameters(G),
-             networks.count_parameters(D), measured["before"])
+    log.info("style training: %s params G, %s params D; validation before %s", generators.count_parameters(G),
+             generators.count_parameters(D), measured["before"])
 
 
     def run_progress() -> float:
@@ -642,19 +647,19 @@ def train_feedforward(config: StyleTrainConfig, *,
         y = _centre(G(x), config.margin)  # (B, 3, c - 2m, c - 2m) in [0, 1]
         with torch.no_grad():
             f_x = net(_centre(x, config.margin))
-        total, parts = losses.perceptual_loss(net(y), f_x, grams, weights, content_layers=config.content_layers,
+        total, parts = perceptual.perceptual_loss(net(y), f_x, grams, weights, content_layers=config.content_layers,
                                               style_layers=config.style_layers, image=y)
         logs = {k: float(v) for k, v in parts.items()}
         if config.adversarial > 0 and (adversarial_on or run_progress() >= config.adv_start):
             adversarial_on = True  # once started (by steps or by time), D stays in the loop
-            real = _sample_crops([data.ImagePool("reference", [ref_path], [ref_uint8])], config.batch,
+            real = _sample_crops([pairs.ImagePool("reference", [ref_path], [ref_uint8])], config.batch,
                                  y.shape[-1], rng, (1.0, 1.0)).to(device)  # patches of y's size
             none = real[:, :0]  # an empty condition: D is unconditional
-            d_loss = losses.d_adversarial_loss(D(none, real), D(none, y.detach()), config.adv_kind)
+            d_loss = perceptual.d_adversarial_loss(D(none, real), D(none, y.detach()), config.adv_kind)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_adv = losses.g_adversarial_loss(D(none, y), config.adv_kind)
+            g_adv = perceptual.g_adversarial_loss(D(none, y), config.adv_kind)
             total = total + config.adversarial * g_adv
             logs.update(d=float(d_loss.detach()), g_adv=float(g_adv.detach()))
         opt_g.zero_grad(set_to_none=True)
@@ -707,7 +712,7 @@ def train_feedforward(config: StyleTrainConfig, *,
         "stopped_early": stopped_early,
         "seconds": round(seconds, 1),
         "losses": {"validation_crops": config.val_crops, "crop": config.crop, **measured},
-        "parameters": networks.count_parameters(G),
+        "parameters": generators.count_parameters(G),
         "receptive_radius": int(G.receptive_radius),
         "margin": config.margin,  # output border left out of the training losses
         # The Stylizer reflect-pads images by this many pixels (the receptive radius rounded up to
@@ -861,7 +866,7 @@ def evaluate_style(folder: str | Path, reference: str | Path | None, *, method: 
             raise ValueError(f"give --reference: the model card's reference {reference!r} is not on this machine")
     ref = load_rgb(reference)
     scorer = StyleScorer(ref, max_side=max_side)
-    paths = data.list_images(folder)[:limit]
+    paths = pairs.list_images(folder)[:limit]
     if not paths:
         raise ValueError(f"no images in {folder}")
     it = paths

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from .metrics import LUMA, LUMA_WEIGHTS  # the one definition of the BT.601 weights
+from gan_engine.evaluation.metrics import LUMA, LUMA_WEIGHTS  # the one definition of the BT.601 weights
 
 __all__ = [
     "AgingConfig", "age_image", "replay", "degrade_for_eval", "eval_config", "is_gray_record",

@@ -17,7 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from gan_engine import data, degradations, metrics
+from gan_engine.data import pairs
+from gan_engine.data.degradations import pipeline
+from gan_engine.evaluation import metrics
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,8 @@ RestoreFn = Callable[[np.ndarray], np.ndarray]
 def load_clean_images(folder: str | Path) -> list[tuple[Path, np.ndarray]]:
     """(path, float32 (H, W, 3) in [0, 1]) for every image of ``folder``, sorted by path."""
     out = []
-    for p in data.list_images(folder):
-        out.append((p, data.decode_image(p).astype(np.float32) / 255.0))
+    for p in pairs.list_images(folder):
+        out.append((p, pairs.decode_image(p).astype(np.float32) / 255.0))
     if not out:
         raise ValueError(f"no images in {folder}")
     return out
@@ -49,12 +51,12 @@ def evaluate_restore(restore: RestoreFn, folder: str | Path, *, seed: int = 0,
     """Score ``restore`` on the fixed-seed aged images of ``folder``.
 
     restore: float32 (H, W, 3) [0, 1] -> same. Image i is aged by
-    ``degradations.degrade_for_eval(clean, seed + i, gray=(i % 2 == 1))``; grey prints are scored
+    ``pipeline.degrade_for_eval(clean, seed + i, gray=(i % 2 == 1))``; grey prints are scored
     on luminance (BT.601 Y), colour ones on RGB. Returns {"input"|"classical"|"model": {"psnr",
     "ssim"}, "images", "per_image", ...}.
     """
     if classical is None:
-        from gan_engine.classical import classical_restore as classical
+        from gan_engine.inference.classical import classical_restore as classical
     images = load_clean_images(folder)[:limit]
     rows = []
     it = images
@@ -65,7 +67,7 @@ def evaluate_restore(restore: RestoreFn, folder: str | Path, *, seed: int = 0,
     for i, (path, clean) in enumerate(it):
         gray = i % 2 == 1
         on = "y" if gray else "rgb"
-        aged = np.clip(np.asarray(degradations.degrade_for_eval(clean, seed + i, gray), np.float32), 0, 1)
+        aged = np.clip(np.asarray(pipeline.degrade_for_eval(clean, seed + i, gray), np.float32), 0, 1)
         t0 = time.perf_counter()
         restored = restore(aged)
         t_model += time.perf_counter() - t0
@@ -94,7 +96,7 @@ def evaluate_denoise(restore: RestoreFn, folder: str | Path, *, sigma: float = 2
         y = np.round(metrics.rgb_to_y(clean) * 255.0) / 255.0
         y = y.astype(np.float32).reshape(clean.shape[:2])
         y3 = np.repeat(y[..., None], 3, axis=2)
-        noisy = np.asarray(degradations.add_gaussian_noise(y3, sigma, seed + i), np.float32)
+        noisy = np.asarray(pipeline.add_gaussian_noise(y3, sigma, seed + i), np.float32)
         noisy = np.repeat(noisy[..., :1], 3, axis=2)
         out = np.clip(restore(noisy), 0, 1)
         rows.append({"image": path.name,
@@ -129,7 +131,7 @@ def evaluate_upscale(upscale: RestoreFn, folder: str | Path, *, scale: int, limi
     and by bicubic; PSNR/SSIM on Y (BT.601, MATLAB's rgb2ycbcr) with ``scale`` border pixels
     cropped, outputs rounded to 8 bits as the published figures are.
     """
-    from gan_engine import resampling
+    from gan_engine.data import resampling
 
     rows = []
     t_model = 0.0
@@ -163,7 +165,7 @@ def evaluate_colorize(colorize: RestoreFn, folder: str | Path, *, limit: int | N
     image itself; colourfulness (Hasler & Suesstrunk) of the outputs as a share of the
     originals' (mean over images of the output's, over the mean of the originals').
     """
-    from gan_engine.colorization import gray_of
+    from gan_engine.training.colorization import gray_of
 
     rows = []
     t_model = 0.0

@@ -1,0 +1,1 @@
+"""Networks: the generators and discriminators, their blocks, and the feature (loss) network."""

@@ -1,0 +1,1 @@
+"""Data: image files, colour spaces, resampling, synthetic aging, and the training pairs."""

@@ -1,0 +1,1 @@
+"""Synthetic aging of photographs: pure, seeded degradation operations and the random pipeline."""

@@ -1,0 +1,1 @@
+"""Evaluation: the measuring protocols against data sets and the image quality metrics."""

@@ -1,0 +1,1 @@
+"""Losses: pixel, perceptual (content, style, total variation), adversarial, feature matching."""
