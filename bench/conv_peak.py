@@ -127,7 +127,7 @@ def main() -> None:  # pragma: no cover - a printout
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from gan_engine.archs.generators import build_generator, count_parameters
+    from gan_engine.archs import build_generator, count_parameters
     from gan_engine.inference.tiling import prepare_for_inference
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -82,14 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from django.core.management import call_command
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
     from restoration import jobs, services
     from restoration.models import JobStatus
 
     call_command("migrate", verbosity=0)
     torch.manual_seed(0)
-    checkpoints.save_checkpoint(env["GAN_WEIGHTS_RESTORE"], generators.build_generator("unet", **TINY_UNET),
+    checkpoints.save_checkpoint(env["GAN_WEIGHTS_RESTORE"], archs.build_generator("unet", **TINY_UNET),
                                 {"task": "restore", "model_name": "bench-tiny"})
     items = [
         services.ingest_upload(io.BytesIO(_image(args.size, seed)), filename=f"bench-{seed}.png",

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from gan_engine import __version__
-from gan_engine.archs.generators import DISCRIMINATORS, GENERATORS, arch_name
+from gan_engine.archs import DISCRIMINATORS, GENERATORS, arch_name
 from gan_engine.cards import FORMAT_VERSION, REQUIRED_CARD_KEYS, CheckpointError, _weights_path, read_card, sha256_file
 from gan_engine.devices import resolve_device
 

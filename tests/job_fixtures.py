@@ -20,11 +20,10 @@ TINY_UNET = {"base": 8, "mults": [1, 2], "enc_blocks": [0], "mid_blocks": 1, "de
 def save_tiny_checkpoint(path: Path, *, seed: int = 0, name: str = "tiny-restore") -> Path:
     import torch
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
 
     torch.manual_seed(seed)
-    model = generators.build_generator("unet", **TINY_UNET)
+    model = archs.build_generator("unet", **TINY_UNET)
     return checkpoints.save_checkpoint(path, model, {"task": "restore", "model_name": name})
 
 

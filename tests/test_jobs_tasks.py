@@ -50,22 +50,20 @@ TINY_STYLE = {"base": 4, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks":
 def _save_upscaler(path: Path, scale: int, name: str) -> Path:
     import torch
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
 
     torch.manual_seed(scale)
-    model = generators.build_generator("srvgg", scale=scale, **TINY_SR)
+    model = archs.build_generator("srvgg", scale=scale, **TINY_SR)
     return checkpoints.save_checkpoint(path, model, {"task": "upscale", "model_name": name})
 
 
 def _save_colorizer(path: Path) -> Path:
     import torch
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
 
     torch.manual_seed(0)
-    model = generators.build_generator("colorizer", bins=COLOR_BINS, unet=TINY_UNET, downsample=2)
+    model = archs.build_generator("colorizer", bins=COLOR_BINS, unet=TINY_UNET, downsample=2)
     with torch.no_grad():  # an untrained model with a visible colour cast (towards the last bin)
         model.net.tail.bias.copy_(torch.tensor([0.0, 0.0, 3.0]))
     return checkpoints.save_checkpoint(path, model, {"task": "colorize", "model_name": "tiny-colorize"})
@@ -74,11 +72,10 @@ def _save_colorizer(path: Path) -> Path:
 def _save_stylizer(path: Path) -> Path:
     import torch
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
 
     torch.manual_seed(3)
-    model = generators.build_generator("unet", **TINY_STYLE)
+    model = archs.build_generator("unet", **TINY_STYLE)
     torch.nn.init.normal_(model.tail.weight, std=0.05)  # not the identity: the model does something
     return checkpoints.save_checkpoint(path, model, {
         "task": "style", "model_name": "tiny-style", "reference": {"file": "sepia.png", "sha256": "0" * 64},

@@ -1,4 +1,4 @@
-"""Generators and discriminators, assembled from small named blocks.
+"""Generators, assembled from the small named blocks of :mod:`gan_engine.archs.blocks`.
 
 Every generator maps x (B, in_ch, H, W) float in [0, 1] to y (B, out_ch, H*scale, W*scale) in
 [0, 1] and exposes:
@@ -26,172 +26,15 @@ corrected by the loss. ``head="sigmoid"`` stays available for tasks without a us
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = [
-    "Reach", "ConvBlock", "ResidualBlock", "Downsample", "Upsample", "UNet", "SRVGG", "Colorizer", "PatchGAN",
-    "ToneColour", "GlobalUNet",
-    "GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "clamp_unit",
-    "count_parameters", "arch_name", "make_activation", "upsample_add",
-]
+from gan_engine.archs.blocks import (
+    ConvBlock, Downsample, Reach, ResidualBlock, Upsample, clamp_unit, make_activation, upsample_add,
+)
 
-
-# --------------------------------------------------------------------------------------------
-# Receptive field bookkeeping
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Reach:
-    """Which input pixels a feature pixel depends on.
-
-    A pixel at index i of a feature map whose grid spacing is ``step`` input pixels depends on
-    input pixels ``step*i - before`` .. ``step*i + after``. Blocks update it with :meth:`conv`
-    and :meth:`up`; paths that are added together are combined with :meth:`merge`.
-    """
-
-    before: int = 0
-    after: int = 0
-    step: int = 1
-
-    def conv(self, kernel: int, stride: int = 1) -> "Reach":
-        """A 'same'-padded conv (padding (k-1)//2): output i reads grid pixels stride*i +- pad."""
-        pad = (kernel - 1) // 2
-        return Reach(self.before + pad * self.step, self.after + pad * self.step, self.step * stride)
-
-    def up(self, factor: int) -> "Reach":
-        """Nearest / pixel-shuffle upsampling: fine pixel i reads coarse pixel floor(i/factor).
-
-        Back on the input grid that coarse pixel sits up to step - step/factor pixels before i.
-        """
-        if self.step % factor:
-            raise ValueError(f"cannot upsample a grid of step {self.step} by {factor}")
-        fine = self.step // factor
-        return Reach(self.before + self.step - fine, self.after, fine)
-
-    def merge(self, other: "Reach") -> "Reach":
-        if self.step != other.step:
-            raise ValueError(f"merging grids of steps {self.step} and {other.step}")
-        return Reach(max(self.before, other.before), max(self.after, other.after), self.step)
-
-    @property
-    def radius(self) -> int:
-        return max(self.before, self.after)
-
-
-# --------------------------------------------------------------------------------------------
-# Blocks
-# --------------------------------------------------------------------------------------------
-
-def make_activation(kind: str, channels: int) -> nn.Module:
-    """"lrelu" (0.2, in place), "relu" (in place), "prelu" (per channel) or "none"."""
-    if kind == "lrelu":
-        return nn.LeakyReLU(0.2, inplace=True)
-    if kind == "relu":
-        return nn.ReLU(inplace=True)
-    if kind == "prelu":
-        return nn.PReLU(channels, init=0.2)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown activation {kind!r}; expected lrelu, relu, prelu or none")
-
-
-class ConvBlock(nn.Module):
-    """Conv (same padding) followed by an activation: (B, in, H, W) -> (B, out, H/s, W/s)."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, act: str = "lrelu"):
-        super().__init__()
-        self.kernel, self.stride = kernel, stride
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=(kernel - 1) // 2)
-        self.act = make_activation(act, out_ch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv(x))
-
-    def reach(self, r: Reach) -> Reach:
-        return r.conv(self.kernel, self.stride)
-
-
-class ResidualBlock(nn.Module):
-    """x + conv(act(conv(x))), EDSR style (no normalisation, no activation after the sum)."""
-
-    def __init__(self, channels: int, act: str = "lrelu"):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.act = make_activation(act, channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.act(self.conv1(x)))  # (B, C, H, W)
-        # In place: conv2's backward needs its input and weight, not its output.
-        return out.add_(x)
-
-    def reach(self, r: Reach) -> Reach:
-        return r.conv(3).conv(3)
-
-
-class Downsample(ConvBlock):
-    """Strided 3x3 conv + activation: (B, in, H, W) -> (B, out, H/2, W/2)."""
-
-    def __init__(self, in_ch: int, out_ch: int, act: str = "lrelu"):
-        super().__init__(in_ch, out_ch, kernel=3, stride=2, act=act)
-
-
-class Upsample(nn.Module):
-    """Sub-pixel convolution: conv to out*f^2 channels at low resolution, then pixel shuffle.
-
-    (B, in, H, W) -> (B, out, H*f, W*f). A 1x1 kernel makes it the cheap equivalent of a 2x2
-    stride-2 transposed conv (no overlap, so no checkerboard); a 3x3 kernel gives the ESPCN /
-    SRVGG upsampler.
-    """
-
-    def __init__(self, in_ch: int, out_ch: int, factor: int = 2, kernel: int = 1, act: str = "none"):
-        super().__init__()
-        self.kernel, self.factor = kernel, factor
-        self.conv = nn.Conv2d(in_ch, out_ch * factor * factor, kernel, padding=(kernel - 1) // 2)
-        self.shuffle = nn.PixelShuffle(factor)
-        self.act = make_activation(act, out_ch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.shuffle(self.conv(x)))
-
-    def reach(self, r: Reach) -> Reach:
-        return r.conv(self.kernel).up(self.factor)
-
-
-def upsample_add(coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-    """nearest_upsample_x2(coarse) + skip in one pass over memory, no upsampled copy.
-
-    coarse (B, C, H/2, W/2), skip (B, C, H, W) -> (B, C, H, W), in skip's memory format. The
-    full-resolution tensors of a U-Net are the expensive ones to stream on a CPU, so the
-    upsampling is a broadcast inside the addition instead of a tensor of its own.
-    """
-    b, c, h, w = skip.shape
-    if coarse.shape != (b, c, h // 2, w // 2) or h % 2 or w % 2:
-        raise ValueError(f"upsample_add: coarse {tuple(coarse.shape)} does not match skip {tuple(skip.shape)}")
-    if skip.is_contiguous(memory_format=torch.channels_last) and not skip.is_contiguous():
-        s = skip.permute(0, 2, 3, 1).reshape(b, h // 2, 2, w // 2, 2, c)  # views, NHWC order
-        k = coarse.permute(0, 2, 3, 1).reshape(b, h // 2, 1, w // 2, 1, c)
-        return (s + k).reshape(b, h, w, c).permute(0, 3, 1, 2)  # (B, C, H, W) channels_last
-    s = skip.reshape(b, c, h // 2, 2, w // 2, 2)
-    k = coarse.reshape(b, c, h // 2, 1, w // 2, 1)
-    return (s + k).reshape(b, c, h, w)
-
-
-def clamp_unit(y: torch.Tensor) -> torch.Tensor:
-    """Clamp to [0, 1]; while autograd records, the gradient passes straight through.
-
-    A plain clamp has zero gradient outside [0, 1], so a prediction of 1.05 for a target of 0.98
-    would never be pulled back; the straight-through form shows the loss the clamped value and
-    still corrects the overshoot. Under inference it is a plain clamp.
-    """
-    if torch.is_grad_enabled() and y.requires_grad:
-        return y + (y.clamp(0.0, 1.0) - y).detach()
-    return y.clamp_(0.0, 1.0)
+__all__ = ["UNet", "SRVGG", "Colorizer", "ToneColour", "GlobalUNet"]
 
 
 def _init_convs(module: nn.Module, act: str) -> None:
@@ -446,59 +289,6 @@ class Colorizer(nn.Module):
         return self.forward_parts(x)[0]
 
 
-# --------------------------------------------------------------------------------------------
-# Discriminator
-# --------------------------------------------------------------------------------------------
-
-class PatchGAN(nn.Module):
-    """Conditional PatchGAN (pix2pix 70x70 with n_layers=3), spectral norm instead of norms.
-
-    ``forward(condition, image)``: condition (B, cond_ch, h, w) is resized (bilinear) to the
-    image (B, img_ch, H, W) when the sizes differ (super-resolution), the two are concatenated
-    and scored: logits (B, 1, H/8 - 2, W/8 - 2) for n_layers=3, one per 70x70 patch.
-    ``features()`` returns the activation after every hidden layer, for feature matching.
-    """
-
-    arch = "patchgan"
-
-    def __init__(self, *, cond_ch: int = 3, img_ch: int = 3, ndf: int = 64, n_layers: int = 3,
-                 use_spectral_norm: bool = True):
-        super().__init__()
-        self.config = dict(cond_ch=cond_ch, img_ch=img_ch, ndf=ndf, n_layers=n_layers,
-                           use_spectral_norm=use_spectral_norm)
-        sn = spectral_norm if use_spectral_norm else (lambda m: m)
-        widths = [cond_ch + img_ch] + [ndf * min(2 ** i, 8) for i in range(n_layers + 1)]
-        layers = []
-        for i in range(n_layers + 1):
-            stride = 2 if i < n_layers else 1  # the last hidden layer keeps the resolution
-            layers.append(nn.Sequential(
-                sn(nn.Conv2d(widths[i], widths[i + 1], 4, stride=stride, padding=1)),
-                nn.LeakyReLU(0.2, inplace=True),
-            ))
-        self.layers = nn.ModuleList(layers)
-        self.classifier = sn(nn.Conv2d(widths[-1], 1, 4, stride=1, padding=1))
-
-    def _join(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        if condition.shape[-2:] != image.shape[-2:]:
-            condition = F.interpolate(condition, size=image.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.cat([condition, image], dim=1)  # (B, cond_ch + img_ch, H, W)
-
-    def forward_features(self, condition: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """(logits (B, 1, h, w), hidden activations) in one pass, for the training step."""
-        h = self._join(condition, image)
-        feats = []
-        for layer in self.layers:
-            h = layer(h)  # (B, ndf*2^i, H/2^(i+1), W/2^(i+1)), the last one at stride 1
-            feats.append(h)
-        return self.classifier(h), feats
-
-    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.forward_features(condition, image)[0]
-
-    def features(self, condition: torch.Tensor, image: torch.Tensor) -> list[torch.Tensor]:
-        return self.forward_features(condition, image)[1]
-
-
 class ToneColour(nn.Module):
     """A global tone and colour correction whose parameters are predicted from a thumbnail.
 
@@ -625,39 +415,3 @@ class GlobalUNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.local(self.correct(x))
-
-
-GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG, "colorizer": Colorizer,
-                                         "tonecolour": ToneColour, "globalunet": GlobalUNet}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {"patchgan": PatchGAN}
-
-
-def _build(table: dict[str, type[nn.Module]], kind: str, name: str, config: dict) -> nn.Module:
-    try:
-        cls = table[name]
-    except KeyError:
-        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}") from None
-    return cls(**config)
-
-
-def build_generator(name: str, **config) -> nn.Module:
-    """GENERATORS[name](**config); ValueError for an unknown name."""
-    return _build(GENERATORS, "generator", name, config)
-
-
-def build_discriminator(name: str, **config) -> nn.Module:
-    """DISCRIMINATORS[name](**config); ValueError for an unknown name."""
-    return _build(DISCRIMINATORS, "discriminator", name, config)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def arch_name(model: nn.Module) -> str:
-    """The registry name of a model built from GENERATORS or DISCRIMINATORS."""
-    name = getattr(model, "arch", None)
-    if name in GENERATORS or name in DISCRIMINATORS:
-        return name
-    raise ValueError(f"{type(model).__name__} is not a gan_engine architecture")
-

@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from gan_engine.data import pairs
 from gan_engine.data.degradations import pipeline
+from gan_engine.data.pairs import decode_image, list_images
 from gan_engine.evaluation import metrics
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ RestoreFn = Callable[[np.ndarray], np.ndarray]
 def load_clean_images(folder: str | Path) -> list[tuple[Path, np.ndarray]]:
     """(path, float32 (H, W, 3) in [0, 1]) for every image of ``folder``, sorted by path."""
     out = []
-    for p in pairs.list_images(folder):
-        out.append((p, pairs.decode_image(p).astype(np.float32) / 255.0))
+    for p in list_images(folder):
+        out.append((p, decode_image(p).astype(np.float32) / 255.0))
     if not out:
         raise ValueError(f"no images in {folder}")
     return out

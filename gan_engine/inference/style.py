@@ -51,15 +51,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints
-from gan_engine.archs import generators
+from gan_engine import archs, checkpoints
 from gan_engine.archs.features import FeatureNetwork
 from gan_engine.cards import sha256_file
 from gan_engine.data import color, imageio, pairs
 from gan_engine.devices import resolve_device
 from gan_engine.inference import tiling
 from gan_engine.inference.wrappers import WEIGHTS_DIR
-from gan_engine.losses import perceptual
+from gan_engine.losses import adversarial, perceptual
 
 __all__ = [
     "METHODS", "STYLE_LAYERS", "FINE_STYLE_LAYERS", "CONTENT_LAYERS", "DEFAULT_WEIGHTS", "LabStats",
@@ -470,11 +469,11 @@ class StyleTrainConfig:
     # The Stylizer reflect-pads images by the receptive radius, so no zero padding reaches a kept pixel.
     margin: int = 16
     # --- models ---
-    generator: str = "unet"  # key of generators.GENERATORS
+    generator: str = "unet"  # key of archs.GENERATORS
     # 4 levels, widths 16..128: ~0.9 M parameters, receptive radius 74 px, ~0.4 s per step on 2 cores
     generator_config: dict = field(default_factory=lambda: {"base": 16, "mults": [1, 2, 4, 8],
                                                             "head": "residual"})
-    discriminator: str = "patchgan"  # key of generators.DISCRIMINATORS, built unconditional (cond_ch=0)
+    discriminator: str = "patchgan"  # key of archs.DISCRIMINATORS, built unconditional (cond_ch=0)
     # 2 strided layers: 34 px patches, the scale of a texture rather than of a scene
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 2})
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
@@ -486,7 +485,7 @@ class StyleTrainConfig:
     beta: float = 1000.0  # style: Grams of G(x) against the reference's (as StyleOptimizeConfig)
     gamma: float = 0.1  # total variation of G(x)
     adversarial: float = 0.05  # G's adversarial term once D has started (~5% of the total loss)
-    adv_kind: str = "lsgan"  # perceptual.d_adversarial_loss kind
+    adv_kind: str = "lsgan"  # adversarial.d_adversarial_loss kind
     adv_start: float = 0.25  # fraction of the steps trained on the perceptual loss alone
     # --- optimisation ---
     steps: int = 400  # total steps
@@ -514,7 +513,7 @@ class StyleTrainConfig:
         if not 0.0 <= self.adv_start <= 1.0:
             raise ValueError(f"adv_start must be in [0, 1], got {self.adv_start}")
         perceptual.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma, adversarial=self.adversarial)
-        if self.adv_kind not in perceptual.ADVERSARIAL_KINDS:
+        if self.adv_kind not in adversarial.ADVERSARIAL_KINDS:
             raise ValueError(f"unknown adversarial loss {self.adv_kind!r}")
 
 
@@ -607,13 +606,13 @@ def train_feedforward(config: StyleTrainConfig, *,
     weights = perceptual.LossWeights(alpha=config.alpha, beta=config.beta, gamma=config.gamma, l1=0.0,
                                  adversarial=config.adversarial, feature_matching=0.0)
 
-    G = generators.build_generator(config.generator, **config.generator_config).to(device)
+    G = archs.build_generator(config.generator, **config.generator_config).to(device)
     if config.crop % G.size_multiple:
         raise ValueError(f"crop {config.crop} is not a multiple of the generator's size_multiple {G.size_multiple}")
     if getattr(G, "config", {}).get("head") == "residual" and hasattr(G, "tail"):
         nn.init.zeros_(G.tail.weight)  # start as the identity: the content is there from step 0
         nn.init.zeros_(G.tail.bias)
-    D = generators.build_discriminator(config.discriminator, **{**config.discriminator_config, "cond_ch": 0}).to(device)
+    D = archs.build_discriminator(config.discriminator, **{**config.discriminator_config, "cond_ch": 0}).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.9, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
 
@@ -621,8 +620,8 @@ def train_feedforward(config: StyleTrainConfig, *,
     G.eval()
     measured = {"input": _measure(None, net, x_val, grams, config), "before": _measure(G, net, x_val, grams, config)}
     G.train()
-    log.info("style training: %s params G, %s params D; validation before %s", generators.count_parameters(G),
-             generators.count_parameters(D), measured["before"])
+    log.info("style training: %s params G, %s params D; validation before %s", archs.count_parameters(G),
+             archs.count_parameters(D), measured["before"])
 
 
     def run_progress() -> float:
@@ -655,11 +654,11 @@ def train_feedforward(config: StyleTrainConfig, *,
             real = _sample_crops([pairs.ImagePool("reference", [ref_path], [ref_uint8])], config.batch,
                                  y.shape[-1], rng, (1.0, 1.0)).to(device)  # patches of y's size
             none = real[:, :0]  # an empty condition: D is unconditional
-            d_loss = perceptual.d_adversarial_loss(D(none, real), D(none, y.detach()), config.adv_kind)
+            d_loss = adversarial.d_adversarial_loss(D(none, real), D(none, y.detach()), config.adv_kind)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-            g_adv = perceptual.g_adversarial_loss(D(none, y), config.adv_kind)
+            g_adv = adversarial.g_adversarial_loss(D(none, y), config.adv_kind)
             total = total + config.adversarial * g_adv
             logs.update(d=float(d_loss.detach()), g_adv=float(g_adv.detach()))
         opt_g.zero_grad(set_to_none=True)
@@ -712,7 +711,7 @@ def train_feedforward(config: StyleTrainConfig, *,
         "stopped_early": stopped_early,
         "seconds": round(seconds, 1),
         "losses": {"validation_crops": config.val_crops, "crop": config.crop, **measured},
-        "parameters": generators.count_parameters(G),
+        "parameters": archs.count_parameters(G),
         "receptive_radius": int(G.receptive_radius),
         "margin": config.margin,  # output border left out of the training losses
         # The Stylizer reflect-pads images by this many pixels (the receptive radius rounded up to

@@ -1,20 +1,9 @@
-"""Losses: pixel, perceptual (content, style, total variation), adversarial, feature matching.
+"""Losses of the generator: pixel (L1) and perceptual (content, style, total variation), and the
+weights of every term of its total loss (``LossWeights``; adversarial terms in ``adversarial``).
 
 Shapes: images (B, C, H, W) in [0, 1]; features (B, C_l, H_l, W_l) as produced by
-:class:`gan_engine.features.FeatureNetwork`; discriminator logits (B, 1, h, w). Every loss
-returns a scalar tensor (mean over the batch), so it can be weighted and summed.
-
-Adversarial objectives (``kind``):
-
-- ``"lsgan"`` (default, Mao et al. 2017): D regresses real to 1 and fake to 0, G pushes fakes to
-  1. Chosen as the default because the generator is mostly driven by L1 and perceptual terms
-  and the adversarial term only sharpens: the least-squares gradient grows with the distance
-  from the decision value and never saturates when D is confident (unlike the minimax loss),
-  and, unlike hinge's generator loss ``-D(G(x))``, it is bounded below, so a small adversarial
-  weight cannot run away over long CPU runs with small batches. pix2pixHD and CycleGAN use it
-  for the same conditional image-to-image setting.
-- ``"hinge"`` (Lim & Ye 2017; SAGAN/BigGAN, pairs well with spectral norm).
-- ``"nonsaturating"`` (Goodfellow et al. 2014, the -log D(G(z)) form; D is logistic).
+:class:`gan_engine.archs.features.FeatureNetwork`. Every loss returns a scalar tensor (mean over
+the batch), so it can be weighted and summed.
 """
 
 from __future__ import annotations
@@ -26,11 +15,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "LossWeights", "ADVERSARIAL_KINDS", "gram_matrix", "content_loss", "style_loss", "tv_loss", "l1_loss",
-    "d_adversarial_loss", "g_adversarial_loss", "feature_matching_loss", "perceptual_loss",
+    "LossWeights", "gram_matrix", "content_loss", "style_loss", "tv_loss", "l1_loss", "perceptual_loss",
 ]
-
-ADVERSARIAL_KINDS = ("lsgan", "hinge", "nonsaturating")
 
 
 @dataclass(frozen=True)
@@ -101,44 +87,6 @@ def tv_loss(images: torch.Tensor) -> torch.Tensor:
 def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference."""
     return F.l1_loss(output, target)
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in ADVERSARIAL_KINDS:
-        raise ValueError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_KINDS)}")
-
-
-def d_adversarial_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "lsgan") -> torch.Tensor:
-    """Discriminator loss; lower when real logits rise and fake logits fall.
-
-    Pass ``fake_logits`` computed on ``fake.detach()`` (dcgan's step) so G is not updated here.
-    """
-    _check_kind(kind)
-    real, fake = real_logits.float(), fake_logits.float()
-    if kind == "lsgan":
-        return 0.5 * ((real - 1.0).pow(2).mean() + fake.pow(2).mean())
-    if kind == "hinge":
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
-    return F.softplus(-real).mean() + F.softplus(fake).mean()  # BCE with logits, labels 1 / 0
-
-
-def g_adversarial_loss(fake_logits: torch.Tensor, kind: str = "lsgan") -> torch.Tensor:
-    """Generator loss; lower when D scores the fakes as real."""
-    _check_kind(kind)
-    fake = fake_logits.float()
-    if kind == "lsgan":
-        return 0.5 * (fake - 1.0).pow(2).mean()
-    if kind == "hinge":
-        return -fake.mean()
-    return F.softplus(-fake).mean()  # -log sigmoid(D(G(x))), the non-saturating form
-
-
-def feature_matching_loss(real_feats: Sequence[torch.Tensor], fake_feats: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Mean over D's layers of L1(fake activation, real activation); the real side is detached."""
-    if len(real_feats) != len(fake_feats) or not real_feats:
-        raise ValueError(f"feature_matching_loss: {len(real_feats)} real vs {len(fake_feats)} fake layers")
-    total = sum(F.l1_loss(fake, real.detach()) for real, fake in zip(real_feats, fake_feats))
-    return total / len(real_feats)
 
 
 def _default_content_layer(names: Sequence[str]) -> str:

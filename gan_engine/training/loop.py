@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_engine import checkpoints
-from gan_engine.archs import generators
+from gan_engine import archs, checkpoints
 from gan_engine.data import pairs
 from gan_engine.evaluation import metrics
 from gan_engine.losses import perceptual
+from gan_engine.losses.adversarial import d_adversarial_loss, feature_matching_loss, g_adversarial_loss
 from gan_engine.training import tasks
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ class TrainConfig:
     task: str = "restore"  # key of tasks.TASKS: restore | upscale | colorize
     scale: int = 4  # upscale only: the super-resolution factor (2 or 4)
     colour: dict = field(default_factory=dict)  # colorize only: overrides of colorization.ColourConfig
-    generator: str | None = None  # key of generators.GENERATORS; None: the task's default
+    generator: str | None = None  # key of archs.GENERATORS; None: the task's default
     generator_config: dict = field(default_factory=dict)  # keyword config of the generator (over the task's defaults)
-    discriminator: str = "patchgan"  # key of generators.DISCRIMINATORS
+    discriminator: str = "patchgan"  # key of archs.DISCRIMINATORS
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32})  # D config; ndf 32: a quarter of pix2pix's cost
     feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or seeded random filters
     # --- optimisation ---
@@ -89,7 +89,7 @@ class TrainConfig:
     gamma: float = 0.0  # total-variation weight; 0: L1 already smooths noise
     adversarial: float = 0.003  # G's adversarial weight after warm-up (small: fidelity first)
     feature_matching: float = 0.01  # feature matching on D's features after warm-up
-    adv_kind: str = "lsgan"  # adversarial loss form (perceptual.d_adversarial_loss `kind`)
+    adv_kind: str = "lsgan"  # adversarial loss form (losses.adversarial.d_adversarial_loss `kind`)
     adv_start: float = 0.6  # fraction of the run (see `progress`) trained on reconstruction losses only
     # --- bookkeeping ---
     seed: int = 0  # seeds torch, the data sampler and the model initialisation
@@ -285,7 +285,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     # ---- models: G, D (conditional patch critic), EMA copy of G, feature network ----
     prepared = spec.prepare(config, pools) if spec.prepare else {}  # data statistics (colour bins)
     gen_config = {**spec.generator_config(config), **prepared, **config.generator_config}
-    G = generators.build_generator(gen_name, **gen_config).to(device)
+    G = archs.build_generator(gen_name, **gen_config).to(device)
     if config.init:
         init_model, init_card = checkpoints.load_checkpoint(config.init, device="cpu")
         if init_card.get("architecture") != gen_name:
@@ -299,11 +299,11 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         log.info("initialised G from %s", config.init)
     elif config.identity_init:
         _start_at_identity(G)
-    D = generators.build_discriminator(config.discriminator, **{"cond_ch": spec.cond_channels,
+    D = archs.build_discriminator(config.discriminator, **{"cond_ch": spec.cond_channels,
                                                               **config.discriminator_config}).to(device)
     ema = None
     if config.ema_decay > 0:
-        ema = generators.build_generator(gen_name, **dict(G.config)).to(device)
+        ema = archs.build_generator(gen_name, **dict(G.config)).to(device)
         ema.load_state_dict(G.state_dict())
         ema.requires_grad_(False).eval()
     use_features = config.alpha > 0 or config.beta > 0
@@ -404,7 +404,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
             opt_d.zero_grad(set_to_none=True)
             real_logits, real_feats = _logits_and_features(D, aged, clean)
             real_feats = [f.detach() for f in real_feats]  # targets of G's feature matching
-            d_loss = perceptual.d_adversarial_loss(real_logits, D(aged, fake.detach()), config.adv_kind)
+            d_loss = d_adversarial_loss(real_logits, D(aged, fake.detach()), config.adv_kind)
             d_loss.backward()
             opt_d.step()
             parts["d"] = d_loss.item()
@@ -422,12 +422,12 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
         if adversarial:
             D.requires_grad_(False)  # G's step must not accumulate gradients in D
             fake_logits, fake_feats = _logits_and_features(D, aged, fake)  # one pass for both terms
-            g_adv = perceptual.g_adversarial_loss(fake_logits, config.adv_kind)
+            g_adv = g_adversarial_loss(fake_logits, config.adv_kind)
             g_loss = g_loss + config.adversarial * g_adv
             parts["g_adv"] = g_adv.item()
             if config.feature_matching > 0:
                 # real features from D's step just before (pre-update D: cheaper than a third pass)
-                fm = perceptual.feature_matching_loss(real_feats, fake_feats)
+                fm = feature_matching_loss(real_feats, fake_feats)
                 g_loss = g_loss + config.feature_matching * fm
                 parts["fm"] = fm.item()
         g_loss.backward()

@@ -49,10 +49,9 @@ def tiny_checkpoint(path: Path) -> Path:
     """Save an untrained tiny generator as a checkpoint with a minimal card."""
     import torch
 
-    from gan_engine import checkpoints
-    from gan_engine.archs import generators
+    from gan_engine import archs, checkpoints
 
     torch.manual_seed(0)
-    model = generators.build_generator("unet", **TINY_GENERATOR)
+    model = archs.build_generator("unet", **TINY_GENERATOR)
     return checkpoints.save_checkpoint(path, model, {"task": "restore", "architecture": "unet",
                                                      "config": dict(model.config)})

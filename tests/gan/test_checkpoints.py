@@ -12,7 +12,7 @@ from gan_engine.checkpoints import (
     FORMAT_VERSION, CheckpointError, load_checkpoint, load_training_state, save_checkpoint, save_training_state,
     sha256_file,
 )
-from gan_engine.archs.generators import build_discriminator, build_generator
+from gan_engine.archs import build_discriminator, build_generator
 
 
 @pytest.fixture

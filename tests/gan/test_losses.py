@@ -7,13 +7,15 @@ import dataclasses
 import pytest
 import torch
 
-from gan_engine.losses.perceptual import (
+from gan_engine.losses.adversarial import (
     ADVERSARIAL_KINDS,
-    LossWeights,
-    content_loss,
     d_adversarial_loss,
     feature_matching_loss,
     g_adversarial_loss,
+)
+from gan_engine.losses.perceptual import (
+    LossWeights,
+    content_loss,
     gram_matrix,
     l1_loss,
     perceptual_loss,

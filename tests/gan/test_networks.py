@@ -10,17 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from gan_engine.archs.generators import (
-    DISCRIMINATORS,
-    GENERATORS,
-    PatchGAN,
-    Reach,
-    build_discriminator,
-    build_generator,
-    clamp_unit,
-    count_parameters,
-    upsample_add,
-)
+from gan_engine.archs import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator, count_parameters
+from gan_engine.archs.blocks import Reach, clamp_unit, upsample_add
+from gan_engine.archs.discriminators import PatchGAN
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -215,7 +215,7 @@ def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, st
 
 def _tiny_style_checkpoint(tmp_path, reflect_pad: int = 0) -> "Path":
     """A style checkpoint without training: a tiny U-Net with random (non-identity) weights."""
-    from gan_engine.archs.generators import build_generator
+    from gan_engine.archs import build_generator
 
     torch.manual_seed(3)
     G = build_generator("unet", **TINY_G)
@@ -240,7 +240,7 @@ def test_tiled_feedforward_equals_untiled(tmp_path, rng, reflect_pad):
 
 
 def test_stylizer_refuses_a_model_of_another_task(tmp_path):
-    from gan_engine.archs.generators import build_generator
+    from gan_engine.archs import build_generator
 
     path = checkpoints.save_checkpoint(tmp_path / "restore.safetensors", build_generator("unet", **TINY_G),
                                        {"task": "restore"})

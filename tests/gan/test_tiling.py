@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from gan_engine.archs.generators import build_generator
+from gan_engine.archs import build_generator
 from gan_engine.inference.tiling import (
     prepare_for_inference,
     reflect_indices,

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_engine import checkpoints
-from gan_engine.archs import generators
+from gan_engine import archs, checkpoints
 from gan_engine.cli import main as cli_main
 from gan_engine.data import color, resampling
 from gan_engine.evaluation import benchmarks
@@ -34,14 +33,14 @@ def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def _sr_checkpoint(path, scale: int = 2):
     torch.manual_seed(0)
-    model = generators.build_generator("srvgg", scale=scale, **TINY_SR)
+    model = archs.build_generator("srvgg", scale=scale, **TINY_SR)
     return checkpoints.save_checkpoint(path, model, {"task": "upscale", "architecture": "srvgg",
                                                      "config": dict(model.config)})
 
 
 def _colorizer_model(**kw):
     torch.manual_seed(0)
-    return generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, downsample=2, **kw)
+    return archs.build_generator("colorizer", bins=BINS, unet=TINY_UNET, downsample=2, **kw)
 
 
 def _col_checkpoint(path):
@@ -74,7 +73,7 @@ def test_bicubic_downscale_antialiases():
 
 def test_tiled_equals_untiled_for_scale_4():
     torch.manual_seed(1)
-    model = tiling.prepare_for_inference(generators.build_generator("srvgg", scale=4, **TINY_SR))
+    model = tiling.prepare_for_inference(archs.build_generator("srvgg", scale=4, **TINY_SR))
     img = _photo(45, 61)
     whole = tiling.run_untiled(model, img)
     tiled = tiling.run_tiled(model, img, tile=16)
@@ -95,7 +94,7 @@ def test_colorizer_keeps_lightness_and_is_tileable():
 
 def test_colorizer_gamut_fit_never_changes_lightness():
     # extreme chroma on dark and bright pixels: clipping would move L, the chroma scaling must not
-    model = generators.build_generator("colorizer", bins=[[-100.0, 100.0], [100.0, -100.0]], unet=TINY_UNET,
+    model = archs.build_generator("colorizer", bins=[[-100.0, 100.0], [100.0, -100.0]], unet=TINY_UNET,
                                      temperature=0.01)
     x = torch.linspace(0.02, 0.98, 64).reshape(1, 1, 8, 8)
     ab = torch.tensor([100.0, -100.0]).reshape(1, 2, 1, 1).expand(1, 2, 8, 8)
@@ -107,11 +106,11 @@ def test_colorizer_gamut_fit_never_changes_lightness():
 
 def test_colorizer_rejects_bad_config():
     with pytest.raises(ValueError):
-        generators.build_generator("colorizer", bins=[[0.0, 0.0]], unet=TINY_UNET)
+        archs.build_generator("colorizer", bins=[[0.0, 0.0]], unet=TINY_UNET)
     with pytest.raises(ValueError):
-        generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, in_ch=3)
+        archs.build_generator("colorizer", bins=BINS, unet=TINY_UNET, in_ch=3)
     with pytest.raises(ValueError):
-        generators.build_generator("colorizer", bins=BINS, unet=TINY_UNET, class_weights=[1.0])
+        archs.build_generator("colorizer", bins=BINS, unet=TINY_UNET, class_weights=[1.0])
 
 
 # ------------------------------------------------------------------------------ colour statistics
