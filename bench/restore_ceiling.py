@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_engine.archs import generators  # noqa: E402
-from gan_engine.data.degradations import pipeline  # noqa: E402
+from gan_engine.data.degradations import pipeline, tone  # noqa: E402
 from gan_engine.evaluation import benchmarks, metrics  # noqa: E402
 
 GLOBAL_OPS = {"exposure", "fade", "dye_fade", "colour_cast", "sepia_tone", "desaturate", "vignette",
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (_, clean) in enumerate(benchmarks.load_clean_images(folder)[:args.limit]):
             gray = i % 2 == 1
             aged, record = pipeline.age_image(clean, args.seed + i, pipeline.eval_config(gray))
-            target = pipeline.to_gray_print(clean) if gray else clean
+            target = tone.to_gray_print(clean) if gray else clean
             on = "y" if gray else "rgb"
 
             def score(img):

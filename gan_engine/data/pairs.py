@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from gan_engine.data.degradations import pipeline
+from gan_engine.data.degradations import pipeline, tone
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def make_pair(clean: np.ndarray, rng: np.random.Generator,
     aged, record = pipeline.age_image(clean, rng, aging or pipeline.AgingConfig())
     aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
     gray = is_gray_print(record) or bool(np.ptp(clean, axis=2).max() < 1e-6)
-    target = pipeline.to_gray_print(clean) if gray else clean
+    target = tone.to_gray_print(clean) if gray else clean
     if aged.shape != target.shape:  # an aging op that changed the size (should not happen)
         raise ValueError(f"age_image changed the shape {clean.shape} -> {aged.shape}")
     return aged, target, gray
@@ -190,6 +190,6 @@ def validation_set(paths: Sequence[Path], *, seed: int, size: int = 192,
         gray = i % 2 == 1
         aged = pipeline.degrade_for_eval(clean, seed + i, gray)
         aged = np.clip(np.asarray(aged, dtype=np.float32), 0.0, 1.0)
-        target = pipeline.to_gray_print(clean) if gray else clean
+        target = tone.to_gray_print(clean) if gray else clean
         out.append((aged, target, gray))
     return out

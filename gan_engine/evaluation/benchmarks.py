@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from gan_engine.data.degradations import pipeline
+from gan_engine.data.degradations import blur_noise, pipeline
 from gan_engine.data.pairs import decode_image, list_images
 from gan_engine.evaluation import metrics
 
@@ -96,7 +96,7 @@ def evaluate_denoise(restore: RestoreFn, folder: str | Path, *, sigma: float = 2
         y = np.round(metrics.rgb_to_y(clean) * 255.0) / 255.0
         y = y.astype(np.float32).reshape(clean.shape[:2])
         y3 = np.repeat(y[..., None], 3, axis=2)
-        noisy = np.asarray(pipeline.add_gaussian_noise(y3, sigma, seed + i), np.float32)
+        noisy = np.asarray(blur_noise.add_gaussian_noise(y3, sigma, seed + i), np.float32)
         noisy = np.repeat(noisy[..., :1], 3, axis=2)
         out = np.clip(restore(noisy), 0, 1)
         rows.append({"image": path.name,

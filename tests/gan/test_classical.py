@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from gan_engine.data.degradations import pipeline
+from gan_engine.data.degradations import blur_noise, defects, tone
 from gan_engine.evaluation.metrics import psnr
 from gan_engine.inference.classical import ClassicalParams, classical_restore, defect_mask, estimate_noise_sigma
 
@@ -18,16 +18,16 @@ def _scene(h=96, w=128) -> np.ndarray:
 
 
 def _specked(img: np.ndarray) -> np.ndarray:
-    aged = pipeline.dust(img, seed=1, count=60, max_radius=1.5, dark_fraction=0.5)
-    return pipeline.scratches(aged, seed=2, count=3, max_width=1.0, broken=0.0, light_fraction=0.5)
+    aged = defects.dust(img, seed=1, count=60, max_radius=1.5, dark_fraction=0.5)
+    return defects.scratches(aged, seed=2, count=3, max_width=1.0, broken=0.0, light_fraction=0.5)
 
 
 def test_classical_restore_improves_a_specked_noisy_faded_image():
     # given a clean image that is faded, specked and scratched, and noisy
     clean = _scene()
-    aged = pipeline.fade(clean, black=0.25, white=0.8, gamma=1.0)
+    aged = tone.fade(clean, black=0.25, white=0.8, gamma=1.0)
     aged = _specked(aged)
-    aged = pipeline.add_gaussian_noise(aged, 15, seed=3)
+    aged = blur_noise.add_gaussian_noise(aged, 15, seed=3)
     # when it is restored
     out = classical_restore(aged)
     # then it is much closer to the clean image
@@ -36,13 +36,13 @@ def test_classical_restore_improves_a_specked_noisy_faded_image():
 
 def test_each_stage_helps_on_its_own_defect():
     clean = _scene()
-    noisy = pipeline.add_gaussian_noise(clean, 25, seed=0)
+    noisy = blur_noise.add_gaussian_noise(clean, 25, seed=0)
     assert psnr(classical_restore(noisy), clean) > psnr(noisy, clean) + 2.0
-    faded = pipeline.fade(clean, black=0.3, white=0.75, gamma=1.0)
+    faded = tone.fade(clean, black=0.3, white=0.75, gamma=1.0)
     assert psnr(classical_restore(faded), clean) > psnr(faded, clean) + 3.0
-    cast = pipeline.colour_cast(clean, gains=[1.0, 0.9, 0.6], offsets=[0.05, 0.03, 0.0])
+    cast = tone.colour_cast(clean, gains=[1.0, 0.9, 0.6], offsets=[0.05, 0.03, 0.0])
     assert psnr(classical_restore(cast), clean) > psnr(cast, clean) + 3.0
-    dusty = pipeline.dust(clean, seed=1, count=60, max_radius=1.5, dark_fraction=0.5)
+    dusty = defects.dust(clean, seed=1, count=60, max_radius=1.5, dark_fraction=0.5)
     assert psnr(classical_restore(dusty), clean) > psnr(dusty, clean) + 1.0
 
 
@@ -75,14 +75,14 @@ def test_classical_restore_keeps_shape_dtype_and_range(shape):
 
 
 def test_grey_print_stays_grey():
-    grey = pipeline.to_gray_print(_specked(_scene()))
-    out = classical_restore(pipeline.add_gaussian_noise(grey, 10, seed=0)[..., :1].repeat(3, axis=2))
+    grey = tone.to_gray_print(_specked(_scene()))
+    out = classical_restore(blur_noise.add_gaussian_noise(grey, 10, seed=0)[..., :1].repeat(3, axis=2))
     np.testing.assert_array_equal(out[..., 0], out[..., 1])
     np.testing.assert_array_equal(out[..., 0], out[..., 2])
 
 
 def test_classical_restore_is_deterministic_and_pure():
-    img = pipeline.add_gaussian_noise(_scene(), 20, seed=1)
+    img = blur_noise.add_gaussian_noise(_scene(), 20, seed=1)
     before = img.copy()
     a = classical_restore(img)
     np.testing.assert_array_equal(a, classical_restore(img))

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from gan_engine.data.degradations import pipeline
+from gan_engine.data.degradations import blur_noise, pipeline, tone
 from gan_engine.evaluation.metrics import psnr, to_luminance
 
 # Ops whose result does not depend on a seed once their parameters are fixed still get
@@ -64,7 +64,7 @@ def test_op_changes_the_image_at_high_severity():
 
 def test_to_gray_print_makes_three_identical_channels_with_bt601_luminance():
     img = _photo()
-    out = pipeline.to_gray_print(img)
+    out = tone.to_gray_print(img)
     assert out.shape == img.shape and out.dtype == np.float32
     np.testing.assert_array_equal(out[..., 0], out[..., 1])
     np.testing.assert_array_equal(out[..., 0], out[..., 2])
@@ -81,13 +81,13 @@ def test_pure_ops_do_not_modify_their_input():
 
 def test_add_gaussian_noise_has_the_requested_sigma():
     img = np.full((256, 256, 3), 0.5, np.float32)
-    noisy = pipeline.add_gaussian_noise(img, 25, seed=0)
+    noisy = blur_noise.add_gaussian_noise(img, 25, seed=0)
     assert noisy.dtype == np.float32 and noisy.shape == img.shape
     assert np.std(noisy - img) * 255 == pytest.approx(25, rel=0.02)
-    np.testing.assert_array_equal(noisy, pipeline.add_gaussian_noise(img, 25, seed=0))
-    assert not np.array_equal(noisy, pipeline.add_gaussian_noise(img, 25, seed=1))
+    np.testing.assert_array_equal(noisy, blur_noise.add_gaussian_noise(img, 25, seed=0))
+    assert not np.array_equal(noisy, blur_noise.add_gaussian_noise(img, 25, seed=1))
     # PSNR of sigma 25 noise without clipping is 20 log10(255 / 25) ~ 20.17 dB
-    unclipped = pipeline.add_gaussian_noise(img, 25, seed=0, clip=False)
+    unclipped = blur_noise.add_gaussian_noise(img, 25, seed=0, clip=False)
     assert psnr(unclipped, img) == pytest.approx(20.17, abs=0.1)
 
 
