@@ -12,7 +12,7 @@ per method, each method in a fresh child process so that its peak RSS (resource.
 belongs to it alone. Reported per method: seconds (after a small warm-up run, model loading
 excluded and reported apart), megapixels per second, peak RSS, and the style and content
 losses before (the content image) and after, measured the same way for every method by
-``style.StyleScorer`` at 512 px.
+``gan_engine.losses.style.StyleScorer`` at 512 px.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ def _content(path: str | None, megapixels: float):
     import cv2
     import numpy as np
 
-    from gan_engine.inference import style
+    from gan_engine.data.imageio import load_rgb
 
     if path is None and DEFAULT_CONTENT.is_file():
         path = str(DEFAULT_CONTENT)
     if path is not None:
-        img = style.load_rgb(path)
+        img = load_rgb(path)
     else:  # a synthetic scene: gradients, edges and noise
         yy, xx = np.mgrid[0:600, 0:800].astype(np.float32)
         img = np.stack([0.5 + 0.4 * np.sin(xx / 37), 0.5 + 0.4 * np.cos(yy / 23), (xx + yy) / 1400], axis=2)
@@ -56,12 +56,12 @@ def _reference(path: str | None):
     import numpy as np
 
     from gan_engine.data import color
-    from gan_engine.inference import style
+    from gan_engine.data.imageio import load_rgb
 
     if path is None and DEFAULT_REFERENCE.is_file():
         path = str(DEFAULT_REFERENCE)
     if path is not None:
-        return style.load_rgb(path), path
+        return load_rgb(path), path
     lab = np.zeros((256, 256, 3), np.float32)
     lab[..., 0] = 20 + 70 * (0.5 + 0.5 * np.sin(np.arange(256) / 5.0))[None, :]
     lab[..., 1], lab[..., 2] = 8, 22
@@ -74,6 +74,7 @@ def child(args) -> dict:
 
     torch.set_num_threads(args.threads)
     from gan_engine.inference import style
+    from gan_engine.losses.style import StyleScorer
 
     content, content_path = _content(args.content, args.megapixels)
     reference, reference_path = _reference(args.reference)
@@ -90,7 +91,7 @@ def child(args) -> dict:
                         device=args.device)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    scorer = style.StyleScorer(reference)
+    scorer = StyleScorer(reference)
     before, after = scorer.score(content, content), scorer.score(out, content)
     h, w = content.shape[:2]
     return {"method": method, "steps": args.steps if method == "optimize" else None, "height": h, "width": w,
@@ -116,6 +117,9 @@ def contact_sheet(path: str, *, steps: int, height: int, side: int, weights: str
     """Rows of content | reference | color | optimize | feedforward (only for its own reference)."""
     from gan_engine import cards
     from gan_engine.data import pairs
+    from gan_engine.data.imageio import load_rgb
+    from gan_engine.data.resampling import resize_max_side
+    from gan_engine.evaluation.style import image_grid
     from gan_engine.inference import style
 
     stylizer = style.Stylizer(weights, device="cpu")
@@ -125,17 +129,17 @@ def contact_sheet(path: str, *, steps: int, height: int, side: int, weights: str
         content_path, reference_path = DATA / content_rel, DATA / reference_rel
         if not content_path.is_file():  # a data set laid out differently: take its first image
             content_path = pairs.list_images(content_path.parent)[0]
-        content = style.resize_max_side(style.load_rgb(content_path), side)
-        reference = style.load_rgb(reference_path)
+        content = resize_max_side(load_rgb(content_path), side)
+        reference = load_rgb(reference_path)
         config = style.StyleOptimizeConfig(steps=steps, progress=False)
-        cells = [("content", content), ("reference", style.resize_max_side(reference, side)),
+        cells = [("content", content), ("reference", resize_max_side(reference, side)),
                  ("color", style.color_transfer(content, reference)),
                  (f"optimize ({steps} steps)", style.optimize_style(content, reference, config)[0])]
         if cards.sha256_file(reference_path) == baked:
             cells.append(("feedforward", stylizer.stylize(content)))
         rows.append((f"{content_path.name} <- {reference_path.name}", cells))
         print(f"  {rows[-1][0]}", flush=True)
-    return style.image_grid(rows, path, height=height)
+    return image_grid(rows, path, height=height)
 
 
 def main(argv: list[str] | None = None) -> int:

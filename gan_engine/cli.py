@@ -144,6 +144,8 @@ def _check_reference(args) -> Path | None:
 
 def cmd_style(args) -> int:
     from gan_engine.devices import resolve_device
+    from gan_engine.cards import sha256_file
+    from gan_engine.data.imageio import load_rgb
     from gan_engine.inference import style
 
     inputs = _check_inputs(args.inputs)
@@ -156,10 +158,10 @@ def cmd_style(args) -> int:
             raise CLIError(f"no such weights file: {weights}")
         stylizer = style.Stylizer(weights, device=str(device), tile=args.tile)
         baked = stylizer.reference.get("sha256")
-        if ref_path is not None and baked and style.sha256_file(ref_path) != baked:
+        if ref_path is not None and baked and sha256_file(ref_path) != baked:
             print(f"warning: {weights.name} was trained for {stylizer.reference.get('file')}; --reference is ignored"
                   " by --method feedforward", file=sys.stderr)
-    reference = style.load_rgb(ref_path) if ref_path is not None and stylizer is None else None
+    reference = load_rgb(ref_path) if ref_path is not None and stylizer is None else None
     config = None
     if args.method == "optimize":
         steps = {} if args.steps is None else {"steps": args.steps}
@@ -199,7 +201,7 @@ def _log_to_run_folder(out: str) -> None:
 
 
 def _train_style(args) -> int:
-    from gan_engine.inference import style
+    from gan_engine.training.style import StyleTrainConfig, train_feedforward
 
     ref_path = Path(args.reference) if args.reference else None
     if ref_path is None:
@@ -211,11 +213,11 @@ def _train_style(args) -> int:
             raise CLIError(f"no such folder: {d}")
     overrides = _train_overrides(args, ("steps", "batch", "crop", "seed", "lr", "alpha", "adversarial",
                                         "adv_start", "generator", "time_limit_s", "threads", "max_side"))
-    config = style.StyleTrainConfig(reference=str(ref_path), data=tuple(args.data), out=args.out, device=args.device,
+    config = StyleTrainConfig(reference=str(ref_path), data=tuple(args.data), out=args.out, device=args.device,
                                     progress=not args.no_progress,
                                     command="python -m gan_engine " + shlex.join(args.argv), **overrides)
     _log_to_run_folder(args.out)
-    print(style.train_feedforward(config))
+    print(train_feedforward(config))
     return 0
 
 
@@ -245,7 +247,8 @@ def cmd_train(args) -> int:
 
 
 def _evaluate_style(args) -> int:
-    from gan_engine.inference import style
+    from gan_engine.evaluation.style import evaluate_style, format_table
+    from gan_engine.inference.style import DEFAULT_WEIGHTS, StyleOptimizeConfig
 
     for d in args.data:
         if not Path(d).is_dir():
@@ -253,17 +256,17 @@ def _evaluate_style(args) -> int:
     ref_path = _check_reference(args)
     weights = None
     if args.method == "feedforward":
-        weights = Path(args.weights) if args.weights else style.DEFAULT_WEIGHTS
+        weights = Path(args.weights) if args.weights else DEFAULT_WEIGHTS
         if not weights.exists():
             raise CLIError(f"no such weights file: {weights}")
     config = None
     if args.method == "optimize":
         steps = {} if args.steps is None else {"steps": args.steps}
-        config = style.StyleOptimizeConfig(device=args.device, progress=False, **steps)
-    results = [style.evaluate_style(folder, ref_path, method=args.method, weights=weights, config=config,
+        config = StyleOptimizeConfig(device=args.device, progress=False, **steps)
+    results = [evaluate_style(folder, ref_path, method=args.method, weights=weights, config=config,
                                     limit=args.limit, device=args.device, progress=not args.no_progress)
                for folder in args.data]
-    print(style.format_table(results))
+    print(format_table(results))
     summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
     print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
     if args.json:

@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from gan_engine.errors import GanEngineError
 
-__all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_orientation"]
+__all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_orientation", "as_rgb", "load_rgb"]
 
 _ORIENTATION_TAG = 0x0112
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
@@ -267,3 +267,20 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def as_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) float in [0, 1] -> float32 (H, W, 3) (alpha dropped)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise ValueError(f"{name} must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return np.ascontiguousarray(image[..., :3], dtype=np.float32)
+
+
+def load_rgb(path: str | Path) -> np.ndarray:
+    """An image file -> float32 (H, W, 3) in [0, 1] (grey replicated, alpha dropped); ImageReadError."""
+    return as_rgb(load_image(path).rgb)

@@ -7,6 +7,9 @@ the same kernel. PyTorch's ``interpolate(mode="bicubic", antialias=True)`` imple
 same widened Keys kernel as Pillow and MATLAB (a = -0.5), so the training pairs, the
 evaluation and the baseline here share one definition. Borders differ slightly from MATLAB
 (replicate vs symmetric padding), which the tables' border crop of ``s`` pixels removes.
+
+``resize_max_side`` (area) and ``resize_to`` (bicubic, OpenCV) are the working-size helpers of
+style transfer, not the benchmarks' definition.
 """
 
 from __future__ import annotations
@@ -51,3 +54,23 @@ def bicubic_upscale(img: np.ndarray, scale: int) -> np.ndarray:
     """The benchmarks' "bicubic" baseline: bicubic x scale, clipped to [0, 1]."""
     out = bicubic_resize(img, (img.shape[0] * scale, img.shape[1] * scale))
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Shrink (area filter) so that max(H, W) <= max_side; smaller images are returned as they are."""
+    import cv2
+
+    if not max_side or max(image.shape[:2]) <= max_side:
+        return image
+    f = max_side / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize (bicubic) to exactly (height, width); an image of that size is returned as it is."""
+    import cv2
+
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)

@@ -1,4 +1,5 @@
-"""gan_engine.style: colour transfer, Gatys optimisation, feed-forward training and tiled use, CLI."""
+"""Reference-style transfer (gan_engine.inference.style, training.style): colour transfer, Gatys
+optimisation, feed-forward training and tiled use, CLI."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gan_engine import checkpoints
 from gan_engine.cli import main
 from gan_engine.data import color
 from gan_engine.inference import style, tiling
+from gan_engine.training.style import StyleTrainConfig, train_feedforward
 
 # A generator small enough for a training step in a fraction of a second (radius 26, multiple 4).
 TINY_G = {"base": 4, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks": [1, 1], "mid_blocks": 1}
@@ -174,23 +176,23 @@ def style_folders(tmp_path, rng):
 
 def _train_tiny(tmp_path, content, reference, **kw):
     """A 3-step run of a tiny G and D on 32-px crops -> (checkpoint path, config)."""
-    config = style.StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
+    config = StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
                                     steps=3, batch=2, crop=32, val_crops=2, generator_config=TINY_G,
                                     discriminator_config=TINY_D, style_layers=FAST_LAYERS,
                                     content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1,
                                     margin=4, **kw)
-    return style.train_feedforward(config), config
+    return train_feedforward(config), config
 
 
 @pytest.mark.slow
 def test_feedforward_training_smoke_run_gives_a_loadable_checkpoint(tmp_path, style_folders, rng):
     content, reference = style_folders
     steps = []
-    config = style.StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
+    config = StyleTrainConfig(reference=str(reference), data=(str(content),), out=str(tmp_path / "run"),
                                     steps=3, batch=2, crop=32, val_crops=2, generator_config=TINY_G,
                                     discriminator_config=TINY_D, style_layers=FAST_LAYERS,
                                     content_layers=("relu2_1",), adv_start=0.5, progress=False, log_every=1, margin=4)
-    path = style.train_feedforward(config, on_step=lambda s, logs: steps.append((s, logs)))
+    path = train_feedforward(config, on_step=lambda s, logs: steps.append((s, logs)))
     assert path == tmp_path / "run" / "style.safetensors" and path.with_suffix(".json").is_file()
     assert [s for s, _ in steps] == [1, 2, 3]
     assert "g_adv" not in steps[0][1] and "g_adv" in steps[2][1] and "d" in steps[2][1]  # D from half-way on
@@ -250,13 +252,13 @@ def test_stylizer_refuses_a_model_of_another_task(tmp_path):
 
 def test_train_config_validation(tmp_path):
     with pytest.raises(ValueError):
-        style.StyleTrainConfig(data=("x",))
+        StyleTrainConfig(data=("x",))
     with pytest.raises(ValueError):
-        style.StyleTrainConfig(reference="r.png")
+        StyleTrainConfig(reference="r.png")
     with pytest.raises(ValueError):
-        style.StyleTrainConfig(reference="r.png", data=("x",), adv_start=2.0)
+        StyleTrainConfig(reference="r.png", data=("x",), adv_start=2.0)
     with pytest.raises(ValueError, match="margin"):
-        style.StyleTrainConfig(reference="r.png", data=("x",), crop=32, margin=16)
+        StyleTrainConfig(reference="r.png", data=("x",), crop=32, margin=16)
 
 
 def test_stylize_file_keeps_size_and_bit_depth(tmp_path, rng, style_folders):
