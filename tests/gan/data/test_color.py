@@ -1,4 +1,4 @@
-"""gan_engine.color: sRGB <-> Lab (D65) in numpy and torch."""
+"""gan_engine.data.color: sRGB <-> Lab (D65) in numpy and torch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gan_engine.training: smoke run, determinism per seed, resume, checkpoints with a model card."""
+"""gan_engine.training.loop: smoke run, determinism per seed, resume, checkpoints with a model card."""
 
 import json
 from dataclasses import replace
@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from gan_engine.training import loop
 
-from ._restore_helpers import tiny_config
+from tests.gan._restore_helpers import tiny_config
 
 
 def test_loss_falls_in_a_short_run(tmp_path):

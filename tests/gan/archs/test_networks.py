@@ -1,4 +1,4 @@
-"""Shapes, configs, receptive radius and trainability of gan_engine.networks."""
+"""Shapes, configs, receptive radius and trainability of gan_engine.archs (blocks, generators, discriminators)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from gan_engine.archs import DISCRIMINATORS, GENERATORS, build_discriminator, bu
 from gan_engine.archs.blocks import Reach, clamp_unit, upsample_add
 from gan_engine.archs.discriminators import PatchGAN
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _load_conv_peak():

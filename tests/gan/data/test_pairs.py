@@ -1,4 +1,4 @@
-"""gan_engine.data: on-the-fly (aged, clean) pairs from RAM-cached images."""
+"""gan_engine.data.pairs: on-the-fly (aged, clean) pairs from RAM-cached images."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from gan_engine.data import pairs
 
-from ._restore_helpers import make_image_folder
+from tests.gan._restore_helpers import make_image_folder
 
 
 @pytest.fixture

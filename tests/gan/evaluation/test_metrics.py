@@ -1,4 +1,4 @@
-"""Tests of gan_engine.metrics against known values and scikit-image."""
+"""Tests of gan_engine.evaluation.metrics against known values and scikit-image."""
 import math
 
 import numpy as np

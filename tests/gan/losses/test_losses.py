@@ -1,4 +1,5 @@
-"""gan_engine.losses: values on known inputs, normalisations and the direction of gradients."""
+"""gan_engine.losses (perceptual, adversarial): values on known inputs, normalisations and the
+direction of gradients."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gan_engine.inference.Restorer: shapes, modes, bit depth, alpha, strips."""
+"""gan_engine.inference.wrappers.Restorer: shapes, modes, bit depth, alpha, strips."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from PIL import Image
 from gan_engine.data import imageio
 from gan_engine.inference.wrappers import Restorer
 
-from ._restore_helpers import tiny_checkpoint
+from tests.gan._restore_helpers import tiny_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""gan_engine.tiling: tiled output equals untiled output when the overlap covers the receptive field."""
+"""gan_engine.inference.tiling: tiled output equals untiled output when the overlap covers the receptive field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""gan_engine.imageio: round trips for every mode and depth, EXIF orientation, refusals."""
+"""gan_engine.data.imageio: round trips for every mode and depth, EXIF orientation, refusals."""
 
 from __future__ import annotations
 

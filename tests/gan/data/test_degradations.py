@@ -1,4 +1,4 @@
-"""Tests of gan_engine.degradations: every op keeps shape, dtype and range, is seeded; the
+"""Tests of gan_engine.data.degradations: every op keeps shape, dtype and range, is seeded; the
 pipeline covers grey and colour, records JSON-serialisable parameters and replays exactly."""
 import json
 

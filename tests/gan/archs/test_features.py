@@ -1,4 +1,4 @@
-"""gan_engine.features: VGG19 state dicts on disk, the seeded random fallback, refusals."""
+"""gan_engine.archs.features: VGG19 state dicts on disk, the seeded random fallback, refusals."""
 
 from __future__ import annotations
 
