@@ -97,7 +97,7 @@ def measure_model_throughput(model: nn.Module, *, size: int = 1024, device: str 
     """Megapixels (of output) per second of ``model`` on one (1, in_ch, size, size) image.
 
     The model is run as shipped for inference: eval mode, channels_last input, inference_mode;
-    prepare the model with ``gan_engine.tiling.prepare_for_inference`` (channels_last weights)
+    prepare the model with ``gan_engine.inference.tiling.prepare_for_inference`` (channels_last weights)
     first. Returns the best of ``calls`` timed calls after one warm-up, which on a shared
     machine is the closest to the uncontended speed.
     """
