@@ -56,7 +56,13 @@ def _weights(args, default: Path) -> Path:
 def _open_restorer(args):
     from gan_engine.inference.wrappers import DEFAULT_WEIGHTS, Restorer
 
-    return Restorer(_weights(args, DEFAULT_WEIGHTS), device=args.device, half=getattr(args, "half", False))
+    repair = getattr(args, "repair_damage", False)
+    detector, inpainter = getattr(args, "detector", None), getattr(args, "inpainter", None)
+    for flag, path in (("--detector", detector), ("--inpainter", inpainter)):
+        if path is not None and not Path(path).exists():
+            raise CLIError(f"no such weights file: {path} ({flag})")
+    return Restorer(_weights(args, DEFAULT_WEIGHTS), device=args.device, half=getattr(args, "half", False),
+                    repair_damage=repair, detector=detector, inpainter=inpainter)
 
 
 def _open_upscaler(args):
@@ -105,8 +111,21 @@ def cmd_colorize(args) -> int:
 
 def cmd_restore(args) -> int:
     _check_inputs(args.inputs)
+    if args.mask_out and not args.repair_damage:
+        raise CLIError("--mask-out needs --repair-damage (the mask is what the damage stage repainted)")
     restorer = _open_restorer(args)
-    return _each_file(args, lambda src, dst: restorer.restore_file(src, dst, tile=args.tile))
+    mask_dir = Path(args.mask_out) if args.mask_out else None
+    if mask_dir is not None:
+        mask_dir.mkdir(parents=True, exist_ok=True)
+
+    def process(src: Path, dst: Path) -> Path:
+        mask = mask_dir / f"{src.stem}_mask.png" if mask_dir is not None else None
+        out = restorer.restore_file(src, dst, tile=args.tile, mask_out=mask)
+        if mask is not None:
+            print(mask)
+        return out
+
+    return _each_file(args, process)
 
 
 def cmd_degrade(args) -> int:
@@ -335,8 +354,13 @@ def cmd_contact_sheet(args) -> int:
             before = gray_of(rgb)
         else:
             before = rgb
+        if args.task == "restore" and model.damage is not None:  # before | mask | after
+            after, mask = model.restore_with_mask(rgb, tile=args.tile)
+            pairs.append((path.stem, before, mask, after))
+            continue
         pairs.append((path.stem, before, model(before if args.task == "colorize" else rgb, tile=args.tile)))
-    print(benchmarks.contact_sheet(pairs, args.out, height=args.height, columns=args.columns))
+    titles = ("before", "mask", "after") if len(pairs[0]) == 4 else ("before", "after")
+    print(benchmarks.contact_sheet(pairs, args.out, height=args.height, columns=args.columns, titles=titles))
     return 0
 
 
@@ -351,6 +375,13 @@ def _weights_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half", action="store_true", help="float16 inference on CUDA")
 
 
+def _damage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repair-damage", action="store_true", help="restore: detect scratches, cracks, dust and "
+                   "tears and inpaint them before the model (contact-sheet: before | mask | after)")
+    p.add_argument("--detector", help="damage detector checkpoint; default: the shipped damage_detector")
+    p.add_argument("--inpainter", help="damage inpainter checkpoint; default: the shipped damage_inpainter")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gan_engine",
                                      description="Restoration of aged photographs (gan_engine).")
@@ -360,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore image files into DIR/<stem>.png")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    _damage_args(p)
+    p.add_argument("--mask-out", metavar="DIR", help="with --repair-damage: write each repainted-pixel mask "
+                   "as DIR/<stem>_mask.png (grey, 255 = repainted)")
     _weights_args(p)
     p.set_defaults(func=cmd_restore)
 
@@ -470,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PNG", help="output PNG")
     p.add_argument("--height", type=int, default=320, help="row height in pixels")
     p.add_argument("--columns", type=int, default=2, help="pairs per row")
+    _damage_args(p)
     _weights_args(p)
     p.set_defaults(func=cmd_contact_sheet)
     return parser

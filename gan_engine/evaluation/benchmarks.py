@@ -208,26 +208,32 @@ def format_table(results: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def contact_sheet(pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *,
-                  height: int = 320, columns: int = 2) -> Path:
-    """Save a before/after contact sheet PNG.
+def contact_sheet(pairs: Sequence[tuple], path: str | Path, *, height: int = 320, columns: int = 2,
+                  titles: Sequence[str] = ("before", "after")) -> Path:
+    """Save a contact sheet PNG of before/after pairs (or longer rows, e.g. before | mask | after).
 
-    pairs: (label, before, after), images float32 (H, W, 3) [0, 1]. Each pair becomes a cell
-    with the two images side by side at ``height`` pixels; cells fill ``columns`` columns.
+    pairs: (label, image, image, ...), images float32 (H, W, 3) or (H, W) [0, 1], as many as
+    ``titles``. Each tuple becomes a cell with its images side by side at ``height`` pixels,
+    captioned "label: title | title ..."; cells fill ``columns`` columns.
     """
     from PIL import Image, ImageDraw
 
     cells = []
-    for label, before, after in pairs:
+    for label, *images in pairs:
+        if len(images) != len(titles):
+            raise ValueError(f"{label}: {len(images)} images for {len(titles)} titles")
         ims = []
-        for img in (before, after):
-            im = Image.fromarray((np.clip(img[..., :3], 0, 1) * 255 + 0.5).astype(np.uint8))
+        for img in images:
+            img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+            im = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
             w = max(1, round(im.width * height / im.height))
             ims.append(im.resize((w, height), Image.LANCZOS))
-        cell = Image.new("RGB", (ims[0].width + ims[1].width + 6, height + 22), "white")
-        cell.paste(ims[0], (0, 22))
-        cell.paste(ims[1], (ims[0].width + 6, 22))
-        ImageDraw.Draw(cell).text((4, 4), f"{label}: before | after", fill="black")
+        cell = Image.new("RGB", (sum(im.width for im in ims) + 6 * (len(ims) - 1), height + 22), "white")
+        x = 0
+        for im in ims:
+            cell.paste(im, (x, 22))
+            x += im.width + 6
+        ImageDraw.Draw(cell).text((4, 4), f"{label}: {' | '.join(titles)}", fill="black")
         cells.append(cell)
     rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
     width = max(sum(c.width for c in r) + 10 * (len(r) - 1) for r in rows)

@@ -52,14 +52,21 @@ class Restorer:
     >>> r = Restorer()                                  # default shipped weights, best device
     >>> out = r.restore(img)                            # img float32 (H, W, 3) in [0, 1]
     >>> r.restore_file("scan.tif", "scan_restored.png")
+    >>> r = Restorer(repair_damage=True)                # detect -> inpaint damage first
+    >>> out, mask = r.restore_with_mask(img)            # mask: the pixels that were repainted
     """
 
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
-                 tile: int = 512):
+                 tile: int = 512, repair_damage: bool = False, detector: str | Path | None = None,
+                 inpainter: str | Path | None = None):
         """Load ``weights`` (default: the shipped ``gan_engine/weights/restore.safetensors``).
 
         device: "auto" | "cpu" | "cuda" | "cuda:N" (ValueError when unknown or unavailable);
         half: float16 on CUDA (ignored on CPU); tile: default tile side in pixels.
+        repair_damage: put the damage stage (:class:`~gan_engine.inference.damage.DamageRepairer`:
+        scratches, cracks, dust and tears detected, then inpainted) in front of the model;
+        ``detector`` / ``inpainter``: its weights (default: the shipped ``damage_detector`` and
+        ``damage_inpainter``).
         Raises ``checkpoints.CheckpointError`` for a missing or unreadable checkpoint.
         """
         self.device = resolve_device(device)
@@ -72,6 +79,11 @@ class Restorer:
         if self.half:
             self.model.half()
         self.tile = tile
+        self.damage = None
+        if repair_damage:
+            from gan_engine.inference.damage import DamageRepairer
+
+            self.damage = DamageRepairer(detector, inpainter, device=str(self.device), tile=tile)
         log.info("loaded %s (%s) on %s", self.weights, card.get("architecture"), self.device)
 
     def restore(self, image: np.ndarray, *, tile: int | None = None,
@@ -84,6 +96,14 @@ class Restorer:
         strips of tile rows; with ``inplace`` (an (H, W, 3) float32 colour input) the result
         overwrites the input, so a 64 MP image needs no second full-size buffer.
         """
+        return self.restore_with_mask(image, tile=tile, progress=progress, inplace=inplace)[0]
+
+    def restore_with_mask(self, image: np.ndarray, *, tile: int | None = None,
+                          progress: Callable[[float], None] | None = None,
+                          inplace: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`restore`, -> (restored, mask): ``mask`` (H, W) float32 {0, 1} marks the pixels
+        the damage stage repainted (detect -> inpaint, before the global and local stages), so an
+        archive can keep it beside the result; None when this restorer has no damage stage."""
         image = np.asarray(image, dtype=np.float32)
         rgb, alpha, layout = _split_image(image)
         gray_in = layout != "rgb" or _is_gray(rgb)
@@ -94,6 +114,9 @@ class Restorer:
         else:
             out = np.empty(rgb.shape, np.float32)
         src = np.ascontiguousarray(rgb) if out is not image else image
+        mask = None
+        if self.damage is not None:  # repaint the damage first: the later stages see a mended print
+            src, mask = self.damage.repair(src, tile=tile, inplace=src is image)
         glob, local = _stages(self.model)
         if glob is not None:  # the global tone/colour stage: parameters from the whole image
             self._correct_globally(glob, src, out)
@@ -105,10 +128,10 @@ class Restorer:
         if gray_in:
             out = _luminance_as(out, layout)
             if layout != "rgb":
-                return out
+                return out, mask
         if alpha is not None:
             out = np.concatenate([out, alpha[..., None]], axis=2)
-        return out.astype(np.float32, copy=False)
+        return out.astype(np.float32, copy=False), mask
 
     @torch.inference_mode()
     def _correct_globally(self, glob: generators.ToneColour, rgb: np.ndarray, out: np.ndarray,
@@ -161,20 +184,28 @@ class Restorer:
             progress(1.0)
 
     def restore_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
-                     progress: Callable[[float], None] | None = None, strength: float = 1.0) -> Path:
+                     progress: Callable[[float], None] | None = None, strength: float = 1.0,
+                     mask_out: str | Path | None = None) -> Path:
         """Restore an image file into a PNG: 16-bit stays 16-bit, grey stays grey, alpha and ICC kept.
 
         ``strength`` in [0, 1] blends the restoration with the input (1: the model's output).
+        ``mask_out``: also write the damage mask there (8-bit grey PNG, 255 = repainted); needs a
+        restorer with a damage stage (ValueError otherwise).
         Raises ``imageio.ImageReadError`` for a missing or unreadable input.
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if mask_out is not None and self.damage is None:
+            raise ValueError("a damage mask needs a restorer with a damage stage (repair_damage=True)")
         loaded = imageio.load_image(path_in)
         rgb = loaded.rgb
         if loaded.is_gray:
             rgb = np.repeat((rgb @ LUMA)[..., None], 3, axis=2) if rgb.ndim == 3 else rgb
         # In place saves a full-size buffer, unless the input is still needed for the blend.
-        out = self.restore(rgb, tile=tile, progress=progress, inplace=rgb is loaded.rgb and strength == 1.0)
+        out, mask = self.restore_with_mask(rgb, tile=tile, progress=progress,
+                                           inplace=rgb is loaded.rgb and strength == 1.0)
+        if mask_out is not None:
+            imageio.save_image(mask_out, mask, bit_depth=8, gray=True)
         if strength < 1.0:
             out = np.clip(rgb + strength * (out - rgb), 0.0, 1.0).astype(np.float32)
         return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,

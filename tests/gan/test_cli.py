@@ -35,6 +35,42 @@ def test_restore_writes_pngs(images, weights, tmp_path, capsys):
     assert Image.open(outs[0]).size == (48, 48)
 
 
+@pytest.fixture(scope="module")
+def damage_weights(tmp_path_factory):
+    """Tiny damage detector and inpainter checkpoints."""
+    from gan_engine import checkpoints
+    from gan_engine.archs import damage
+
+    folder = tmp_path_factory.mktemp("dw")
+    small = {"base": 4, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks": [1, 1], "mid_blocks": 1}
+    det = checkpoints.save_checkpoint(folder / "det.safetensors", damage.build_detector(**small),
+                                      {"task": "damage-detect"})
+    inp = checkpoints.save_checkpoint(folder / "inp.safetensors", damage.build_inpainter(**small), {"task": "inpaint"})
+    return det, inp
+
+
+def test_restore_repairs_damage_and_writes_masks(images, weights, damage_weights, tmp_path, capsys):
+    det, inp = damage_weights
+    rc = main(["restore", str(images / "img_00.png"), "--out", str(tmp_path / "out"), "--weights", str(weights),
+               "--device", "cpu", "--repair-damage", "--detector", str(det), "--inpainter", str(inp),
+               "--mask-out", str(tmp_path / "masks")])
+    assert rc == 0
+    mask = Image.open(tmp_path / "masks" / "img_00_mask.png")
+    assert mask.mode == "L" and mask.size == (48, 48)
+    assert str(tmp_path / "masks" / "img_00_mask.png") in capsys.readouterr().out
+    rc = main(["contact-sheet", str(images / "img_00.png"), "--out", str(tmp_path / "sheet.png"), "--weights",
+               str(weights), "--device", "cpu", "--repair-damage", "--detector", str(det), "--inpainter", str(inp),
+               "--height", "40"])
+    assert rc == 0 and Image.open(tmp_path / "sheet.png").size[0] > 3 * 40
+
+
+def test_mask_out_needs_repair_damage(images, weights, tmp_path, capsys):
+    rc = main(["restore", str(images / "img_00.png"), "--out", str(tmp_path / "out"), "--weights", str(weights),
+               "--mask-out", str(tmp_path / "m")])
+    assert rc != 0
+    assert "--repair-damage" in capsys.readouterr().err
+
+
 def test_degrade_writes_aged_pngs(images, tmp_path):
     rc = main(["degrade", str(images / "img_00.png"), "--out", str(tmp_path / "aged"), "--seed", "5"])
     assert rc == 0

@@ -86,3 +86,55 @@ def test_repairer_refuses_a_model_of_another_task(nets, tmp_path):
     i = checkpoints.save_checkpoint(tmp_path / "inp.safetensors", inp, {"task": "inpaint"})
     with pytest.raises(checkpoints.CheckpointError):
         damage.DamageRepairer(d, i)
+
+
+@pytest.fixture
+def restorer_weights(nets, tmp_path):
+    """A tiny restore generator and the tiny damage networks, saved as checkpoints."""
+    from gan_engine.archs.generators import UNet
+    from tests.gan._restore_helpers import TINY_GENERATOR
+
+    det, inp = nets
+    paths = {"restore": checkpoints.save_checkpoint(tmp_path / "restore.safetensors", UNet(**TINY_GENERATOR),
+                                                    {"task": "restore"})}
+    paths["detector"] = checkpoints.save_checkpoint(tmp_path / "det.safetensors", det, {"task": "damage-detect"})
+    paths["inpainter"] = checkpoints.save_checkpoint(tmp_path / "inp.safetensors", inp, {"task": "inpaint"})
+    return paths
+
+
+def test_restorer_damage_stage_returns_its_mask_and_tiles_exactly(restorer_weights, image):
+    from gan_engine.inference.wrappers import Restorer
+
+    plain = Restorer(restorer_weights["restore"], device="cpu")
+    assert plain.restore_with_mask(image)[1] is None
+    r = Restorer(restorer_weights["restore"], device="cpu", repair_damage=True,
+                 detector=restorer_weights["detector"], inpainter=restorer_weights["inpainter"])
+    whole, mask = r.restore_with_mask(image, tile=512)
+    tiled, mask_t = r.restore_with_mask(image, tile=32)
+    assert mask.shape == image.shape[:2] and np.array_equal(mask, mask_t)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    np.testing.assert_array_equal(r.restore(image, tile=32), tiled)
+    work = image.copy()
+    inplace, _ = r.restore_with_mask(work, tile=32, inplace=True)
+    np.testing.assert_allclose(inplace, tiled, atol=1e-6)
+    # the damage stage changes exactly the masked pixels before the model runs
+    repaired, _ = r.damage.repair(image, mask=mask)
+    np.testing.assert_allclose(plain.restore(repaired, tile=32), tiled, atol=1e-6)
+
+
+def test_restore_file_writes_the_mask(restorer_weights, image, tmp_path):
+    from PIL import Image
+
+    from gan_engine.inference.wrappers import Restorer
+
+    src = tmp_path / "in.png"
+    Image.fromarray((image * 255).astype(np.uint8)).save(src)
+    r = Restorer(restorer_weights["restore"], device="cpu", repair_damage=True,
+                 detector=restorer_weights["detector"], inpainter=restorer_weights["inpainter"])
+    r.restore_file(src, tmp_path / "out.png", mask_out=tmp_path / "mask.png")
+    with Image.open(tmp_path / "mask.png") as im:
+        assert im.mode == "L" and im.size == (image.shape[1], image.shape[0])
+        assert set(np.unique(np.asarray(im))) <= {0, 255}
+    with pytest.raises(ValueError):
+        Restorer(restorer_weights["restore"], device="cpu").restore_file(src, tmp_path / "o.png",
+                                                                         mask_out=tmp_path / "m.png")
