@@ -4,6 +4,7 @@
 - ``generators``: the image-to-image networks (U-Net, SRVGG, colorizer, global tone/colour stage);
 - ``discriminators``: the conditional PatchGAN;
 - ``damage``: the damage detector's configuration and the mask-conditioned inpainter;
+- ``colorizer``: the semantic colorizer (ImageNet MobileNetV2 encoder, decoder over ab bins);
 - ``features``: the VGG19-layout feature network of the perceptual and style losses.
 
 This module is the one table of architectures: a checkpoint's card names its architecture by a
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from gan_engine.archs.colorizer import SemanticColorizer
 from gan_engine.archs.damage import MaskInpainter
 from gan_engine.archs.discriminators import PatchGAN
 from gan_engine.archs.generators import SRVGG, Colorizer, GlobalUNet, ToneColour, UNet
@@ -22,7 +24,8 @@ from gan_engine.archs.generators import SRVGG, Colorizer, GlobalUNet, ToneColour
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "count_parameters", "arch_name"]
 
 GENERATORS: dict[str, type[nn.Module]] = {"unet": UNet, "srvgg": SRVGG, "colorizer": Colorizer,
-                                         "tonecolour": ToneColour, "globalunet": GlobalUNet, "maskinpainter": MaskInpainter}
+                                         "tonecolour": ToneColour, "globalunet": GlobalUNet, "maskinpainter": MaskInpainter,
+                                         "semantic-colorizer": SemanticColorizer}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {"patchgan": PatchGAN}
 
 
