@@ -104,9 +104,48 @@ def cmd_colorize(args) -> int:
     if not 0.0 <= args.strength <= 1.0:
         raise CLIError(f"--strength must be in [0, 1], got {args.strength}")
     _check_inputs(args.inputs)
+    reference = None
+    if args.reference is not None:
+        reference = _check_inputs([args.reference])[0]
     colorizer = _open_colorizer(args)
+    if reference is not None and not colorizer.takes_reference:
+        raise CLIError(f"{colorizer.weights} cannot colour from a reference (not a semantic colorizer)")
     return _each_file(args, lambda src, dst: colorizer.colorize_file(src, dst, tile=args.tile,
-                                                                     strength=args.strength))
+                                                                     strength=args.strength,
+                                                                     reference=reference))
+
+
+def cmd_convert_mobilenet(args) -> int:
+    """The coral TFLite MobileNetV2 -> float safetensors (once; training reads the result)."""
+    from safetensors.torch import save_file
+
+    from gan_engine.pretrained import mobilenet
+
+    src = _check_inputs([args.tflite])[0]
+    state = mobilenet.convert(src)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(out),
+              metadata={"source": mobilenet.SOURCE["from"], "licence": mobilenet.SOURCE["licence"]})
+    print(out)
+    return 0
+
+
+def cmd_train_colorizer(args) -> int:
+    """Train the semantic colorizer (resumable in --run-dir), then ship it to --out."""
+    import torch
+
+    from gan_engine.training import colorizer_train as ct
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = ct.ColorizerTrainConfig(data=tuple(args.data), val=tuple(args.val), mobilenet=args.mobilenet,
+                                  run_dir=args.run_dir, steps=args.steps, batch=args.batch,
+                                  crops_per_image=args.crops_per_image, seed=args.seed)
+    ct.train_colorizer(cfg)
+    if args.out:
+        print(ct.export_colorizer(args.run_dir, args.out, card={"command": " ".join(["python -m gan_engine", *args.argv])}))
+    return 0
 
 
 def cmd_restore(args) -> int:
@@ -410,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (a colour file is re-coloured from its L)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--strength", type=float, default=1.0, help="chroma scale in [0, 1] (default 1)")
+    p.add_argument("--reference", metavar="REF", help="a colour photograph whose colours are carried over "
+                   "region by region (same place, person, object or period; any framing, scale or mirroring)")
     _weights_args(p)
     p.set_defaults(func=cmd_colorize)
 
@@ -470,6 +511,24 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("convert-mobilenet", help="convert the coral TFLite MobileNetV2 to float safetensors")
+    p.add_argument("tflite", help="mobilenet_v2_1.0_224_quant.tflite")
+    p.add_argument("--out", required=True, help="output .safetensors")
+    p.set_defaults(func=cmd_convert_mobilenet)
+
+    p = sub.add_parser("train-colorizer", help="train the semantic colorizer (frozen MobileNetV2 encoder)")
+    p.add_argument("--data", nargs="+", required=True, help="colour training folders")
+    p.add_argument("--val", nargs="+", required=True, help="validation folders (decoding is chosen on them)")
+    p.add_argument("--mobilenet", required=True, help="converted MobileNetV2 (convert-mobilenet)")
+    p.add_argument("--run-dir", required=True, help="run folder (feature cache, resumable state)")
+    p.add_argument("--steps", type=int, default=900)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crops-per-image", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--out", help="ship the trained model to this .safetensors (with its card)")
+    p.set_defaults(func=cmd_train_colorizer)
+
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model vs the aged input and the classical baseline")
     p.add_argument("--task", default="restore", choices=["restore", "denoise", "upscale", "colorize", "style"],
                    help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol);"
@@ -516,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     # Training reports its progress in the log; the other commands stay quiet unless -v.
-    level = logging.DEBUG if args.verbose else logging.INFO if args.command == "train" else logging.WARNING
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command in ("train", "train-colorizer") else logging.WARNING
     logging.basicConfig(level=level,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

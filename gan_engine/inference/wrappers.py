@@ -380,49 +380,101 @@ def _lightness(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
 
 
 class Colorizer:
-    """A colourisation generator (L -> ab, CIE Lab) loaded once.
+    """A colorizer loaded once: L in, ab predicted, RGB out with the input's CIE L kept.
 
-    Any input is reduced to its CIE lightness L first (a colour photograph is re-coloured from
-    its own L); the output is RGB with that L kept (up to rounding to the output's bit depth),
-    alpha passed through. ``strength`` scales the predicted chroma (0: the grey image).
+    Two kinds of weights: the semantic colorizer (``semantic-colorizer``: ImageNet MobileNetV2
+    encoder, ab-bin decoder; see :mod:`gan_engine.archs.colorizer`), which runs once at a
+    working resolution and brings the chroma to full size with a guided filter, so ``tile``
+    does not apply to it; and the earlier U-Net colorizer (``colorizer``), run by tiles.
+    Any input is reduced to its CIE lightness first (a colour photograph is re-coloured from
+    its own L); alpha is passed through. ``strength`` scales the predicted chroma (0: grey).
+    ``reference`` (semantic colorizer only): an sRGB photograph whose colours are carried
+    over region by region (:mod:`gan_engine.inference.reference`).
     """
 
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
                  tile: int = 1024):
+        from gan_engine.archs.colorizer import SemanticColorizer
+
         self.device = resolve_device(device)
         self.weights = Path(weights) if weights is not None else default_weights("colorize")
         self.model, self.card = _load_for_task(self.weights, "colorize", self.device, half)
         self.half = bool(half and self.device.type == "cuda")
         self.tile = tile
+        self.semantic = isinstance(self.model, SemanticColorizer)
+
+    @property
+    def takes_reference(self) -> bool:
+        """Whether these weights can colour from a reference photograph."""
+        return self.semantic
 
     @torch.inference_mode()
     def colorize(self, image: np.ndarray, *, tile: int | None = None, strength: float = 1.0,
+                 reference: np.ndarray | None = None,
                  progress: Callable[[float], None] | None = None) -> np.ndarray:
         """float32 image in [0, 1] ((H, W), (H, W, 1|3|4)) -> (H, W, 3) RGB (or RGBA with alpha)."""
         from gan_engine.data import color
+        from gan_engine.inference import semantic_colorize as sc
 
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if reference is not None and not self.semantic:
+            raise ValueError(f"{self.weights.name} cannot colour from a reference (it is not a semantic colorizer)")
         rgb, alpha, _ = _split_image(image)
-        L = _lightness(rgb)
-        out = tiling.run_tiled(self.model, L, tile=tile or self.tile, device=self.device, half=self.half,
-                               progress=progress)
-        if strength < 1.0:
-            for y in range(0, out.shape[0], 512):
-                lab = color.rgb_to_lab(out[y:y + 512])
-                lab[..., 0] = L[y:y + 512, :, 0] * 100.0
-                lab[..., 1:] *= strength
-                out[y:y + 512] = color.lab_to_rgb(lab)
+        if self.semantic:
+            out = self._semantic(rgb, strength, reference, progress)
+        else:
+            L = _lightness(rgb)
+            out = tiling.run_tiled(self.model, L, tile=tile or self.tile, device=self.device, half=self.half,
+                                   progress=progress)
+            if strength < 1.0:
+                for y in range(0, out.shape[0], 512):
+                    lab = color.rgb_to_lab(out[y:y + 512])
+                    lab[..., 0] = L[y:y + 512, :, 0] * 100.0
+                    lab[..., 1:] *= strength
+                    out[y:y + 512] = color.lab_to_rgb(lab)
         np.clip(out, 0.0, 1.0, out=out)
         if alpha is not None:
             out = np.concatenate([out, alpha[..., None]], axis=2)
         return out.astype(np.float32, copy=False)
 
+    def _semantic(self, rgb: np.ndarray, strength: float, reference: np.ndarray | None,
+                  progress: Callable[[float], None] | None) -> np.ndarray:
+        from gan_engine.inference import reference as ref
+        from gan_engine.inference import semantic_colorize as sc
+
+        cfg = self.model.config
+        L = sc.lightness_of(rgb)
+        if progress:
+            progress(0.1)
+        gain = cfg["gain"] * strength
+        if reference is None:
+            ab_small = sc.predict_ab(self.model, L, work_short=cfg["work_short"],
+                                     temperature=cfg["temperature"]) * gain
+        else:
+            ref_rgb, _, _ = _split_image(reference)
+            ab_small = ref.blended_ab(self.model, L, ref_rgb,
+                                      ref.ReferenceConfig(work_short=cfg["work_short"]),
+                                      temperature=cfg["temperature"], gain=cfg["gain"]) * strength
+        if progress:
+            progress(0.6)
+        # The reference's chroma comes at 1/8 of the working size, the automatic one at 1/4:
+        # the same guided-filter window in full-size pixels.
+        out = sc.compose_lab(L, sc.guided_upsample(ab_small, L, radius=1 if reference is not None else 2))
+        if progress:
+            progress(1.0)
+        return out
+
     def colorize_file(self, path_in: str | Path, path_out: str | Path, *, tile: int | None = None,
-                      strength: float = 1.0, progress: Callable[[float], None] | None = None) -> Path:
-        """Colourise an image file into an RGB PNG (16-bit stays 16-bit; alpha and ICC kept)."""
+                      strength: float = 1.0, reference: str | Path | None = None,
+                      progress: Callable[[float], None] | None = None) -> Path:
+        """Colourise an image file into an RGB PNG (16-bit stays 16-bit; alpha and ICC kept).
+
+        ``reference``: an image file whose colours are carried over (semantic colorizer only).
+        """
         loaded = imageio.load_image(path_in)
-        out = self.colorize(loaded.rgb, tile=tile, strength=strength, progress=progress)
+        ref_rgb = imageio.load_image(reference).rgb if reference is not None else None
+        out = self.colorize(loaded.rgb, tile=tile, strength=strength, reference=ref_rgb, progress=progress)
         return imageio.save_image(path_out, out, bit_depth=loaded.bit_depth, alpha=loaded.alpha,
                                   gray=False, icc_profile=loaded.icc_profile)
 
