@@ -167,6 +167,21 @@ def cmd_restore(args) -> int:
     return _each_file(args, process)
 
 
+def cmd_train_damage(args) -> int:
+    """Train the damage detector and inpainter (resumable in --out); --ship copies them with cards."""
+    from gan_engine.training import damage
+
+    cfg = damage.DamageTrainConfig(data=tuple(args.data), out=args.out, steps=args.steps, batch=args.batch,
+                                   crop=args.crop, lr=args.lr, seed=args.seed, threads=args.threads,
+                                   save_every=args.save_every, time_limit=args.time_limit,
+                                   command=" ".join(["python -m gan_engine", *(args.argv or sys.argv[1:])]))
+    damage.train_damage(cfg)
+    if args.ship:
+        for path in damage.export_checkpoints(args.out, args.ship, prefix="damage_"):
+            print(path)
+    return 0
+
+
 def cmd_degrade(args) -> int:
     from gan_engine.data import imageio
     from gan_engine.data.degradations import pipeline
@@ -529,6 +544,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="ship the trained model to this .safetensors (with its card)")
     p.set_defaults(func=cmd_train_colorizer)
 
+    p = sub.add_parser("train-damage", help="train the damage detector and inpainter (synthetic damage)")
+    p.add_argument("--data", nargs="+", required=True, help="training folders (clean photographs)")
+    p.add_argument("--out", required=True, help="run folder (resumes from its state.pt)")
+    p.add_argument("--steps", type=int, default=850)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=160)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
+    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--time-limit", type=float, default=0.0, help="stop and save after this many seconds")
+    p.add_argument("--ship", metavar="DIR", help="then write DIR/damage_detector and DIR/damage_inpainter")
+    p.set_defaults(func=cmd_train_damage)
+
     p = sub.add_parser("evaluate", help="PSNR/SSIM of a model vs the aged input and the classical baseline")
     p.add_argument("--task", default="restore", choices=["restore", "denoise", "upscale", "colorize", "style"],
                    help="restore: fixed-seed aging; denoise: grey Gaussian noise (DnCNN protocol);"
@@ -575,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     # Training reports its progress in the log; the other commands stay quiet unless -v.
-    level = logging.DEBUG if args.verbose else logging.INFO if args.command in ("train", "train-colorizer") else logging.WARNING
+    level = logging.DEBUG if args.verbose else logging.INFO if args.command in ("train", "train-colorizer", "train-damage") else logging.WARNING
     logging.basicConfig(level=level,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

@@ -175,3 +175,13 @@ def test_shipped_model_restores_a_real_eval_image(tmp_path):
     src = sorted((SHARED_DATA / "eval" / "mcmaster").iterdir())[0]
     rc = main(["restore", str(src), "--out", str(tmp_path), "--device", "cpu"])
     assert rc == 0 and (tmp_path / f"{src.stem}.png").exists()
+
+
+def test_train_damage_smoke_and_ship(tmp_path, capsys):
+    folder = make_image_folder(tmp_path / "train", n=6, size=48)
+    rc = main(["train-damage", "--data", str(folder), "--out", str(tmp_path / "run"), "--steps", "1", "--batch", "1",
+               "--crop", "32", "--save-every", "1", "--ship", str(tmp_path / "ship")])
+    assert rc == 0
+    for name in ("damage_detector", "damage_inpainter"):
+        card = json.loads((tmp_path / "ship" / f"{name}.json").read_text())
+        assert card["steps"] == 1 and card["command"].startswith("python -m gan_engine train-damage")
