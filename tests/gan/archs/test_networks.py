@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,9 @@ def test_config_is_json_and_rebuilds_the_same_model(name, config):
 
 
 def test_unknown_names_are_refused():
-    with pytest.raises(ValueError, match="unknown generator 'nope'; known: colorizer, globalunet, srvgg, tonecolour, unet"):
+    known = ", ".join(sorted(GENERATORS))  # every name of the table, sorted
+    assert {"unet", "srvgg", "colorizer", "tonecolour", "globalunet", "maskinpainter"} <= set(GENERATORS)
+    with pytest.raises(ValueError, match=re.escape(f"unknown generator 'nope'; known: {known}")):
         build_generator("nope")
     with pytest.raises(ValueError, match="unknown discriminator"):
         build_discriminator("unet")
