@@ -11,8 +11,8 @@ from 1000000), so these damages were never seen in training. In one run, on the 
   pixel within 1 px of a true one counts as right, a true pixel within 1 px of a predicted one
   as found: a mask one pixel too wide or shifted by one is not a miss);
 - inpainting with the *true* mask (grown by 1 px, as at inference): PSNR inside the mask against
-  the undamaged photograph, for the inpainter and for ``cv2.inpaint`` (Telea, radius 3) with the
-  same mask on the same scan;
+  the undamaged photograph, for the inpainter, for its parameter-free first stage alone (the
+  push-pull fill) and for ``cv2.inpaint`` (Telea, radius 3) with the same mask on the same scan;
 - the whole chain (detected mask -> inpainting): PSNR of the whole image against the undamaged
   photograph for the damaged scan, Telea on the detected mask and the inpainter on it;
 - speed on one synthetic ``--speed-mp`` MP scan: detection, inpainting, Telea (MP/s, same run).
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_engine.data.pairs import decode_image, list_images  # noqa: E402
 from gan_engine.data.damage import DamageConfig, damage_example, grow_mask  # noqa: E402
+from gan_engine.archs.damage import push_pull_fill  # noqa: E402
 from gan_engine.inference.damage import DamageRepairer, detect, inpaint  # noqa: E402
 
 
@@ -44,6 +45,15 @@ def telea(rgb: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
     u8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
     out = cv2.inpaint(u8, (mask > 0.5).astype(np.uint8), radius, cv2.INPAINT_TELEA).astype(np.float32) / 255
     return np.where(mask[..., None] > 0.5, out, rgb)
+
+
+def push_pull(rgb: np.ndarray, mask: np.ndarray, multiple: int = 8) -> np.ndarray:
+    """The inpainter's first stage alone, on the whole image (reflect-padded to ``multiple``)."""
+    h, w = mask.shape
+    ph, pw = (-h) % multiple, (-w) % multiple
+    x = torch.nn.functional.pad(torch.from_numpy(rgb).permute(2, 0, 1)[None], (0, pw, 0, ph), mode="reflect")
+    m = torch.nn.functional.pad(torch.from_numpy(mask)[None, None], (0, pw, 0, ph), mode="reflect")
+    return push_pull_fill(x * (1 - m), m)[0, :, :h, :w].permute(1, 2, 0).numpy()
 
 
 def psnr(se: float, n: float) -> float:
@@ -78,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.limit:
         paths = paths[:args.limit]
     det = {"strict": [0.0, 0.0, 0.0, 0.0], "tol1": [0.0, 0.0, 0.0, 0.0]}
-    se = {"model_true_mask": 0.0, "telea_true_mask": 0.0, "scan_true_mask": 0.0,
+    se = {"model_true_mask": 0.0, "telea_true_mask": 0.0, "scan_true_mask": 0.0, "push_pull_true_mask": 0.0,
           "scan": 0.0, "telea_detected": 0.0, "model_detected": 0.0}
     n_mask = n_all = 0.0
     cross = np.ones((3, 3), np.uint8)
@@ -96,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
         hole = grow_mask(mask, args.grow)
         h3 = hole[..., None]
         for key, out in (("model_true_mask", inpaint(rep.inpainter, scan, hole)),
-                         ("telea_true_mask", telea(scan, hole)), ("scan_true_mask", scan)):
+                         ("telea_true_mask", telea(scan, hole)), ("scan_true_mask", scan),
+                         ("push_pull_true_mask", push_pull(scan, hole))):
             se[key] += float((((out - base) ** 2) * h3).sum())
         n_mask += float(hole.sum()) * 3
         # the whole chain on the detected mask
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
         "detection_tolerance_1px": prf(*det["tol1"]),
         "psnr_in_true_mask": {"damaged": round(psnr(se["scan_true_mask"], n_mask), 2),
                               "telea": round(psnr(se["telea_true_mask"], n_mask), 2),
+                              "push_pull": round(psnr(se["push_pull_true_mask"], n_mask), 2),
                               "model": round(psnr(se["model_true_mask"], n_mask), 2)},
         "psnr_whole_image_detected_mask": {"damaged": round(psnr(se["scan"], n_all), 2),
                                            "telea": round(psnr(se["telea_detected"], n_all), 2),
@@ -142,7 +154,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{key:26s} precision {r['precision']:.3f}  recall {r['recall']:.3f}  F1 {r['f1']:.3f}")
     for key in ("psnr_in_true_mask", "psnr_whole_image_detected_mask"):
         r = result[key]
-        print(f"{key:32s} damaged {r['damaged']:.2f}  Telea {r['telea']:.2f}  model {r['model']:.2f} dB")
+        extra = f"  push-pull {r['push_pull']:.2f}" if "push_pull" in r else ""
+        print(f"{key:32s} damaged {r['damaged']:.2f}  Telea {r['telea']:.2f}{extra}  model {r['model']:.2f} dB")
     s = result["speed"]
     print(f"speed on {s['image_mp']} MP ({args.threads} threads, mask {100 * s['mask_fraction']:.1f}%): detect "
           f"{s['detect_mp_s']} MP/s, inpaint {s['inpaint_mp_s']} MP/s, both {s['detect_plus_inpaint_mp_s']} MP/s, "
