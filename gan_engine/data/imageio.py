@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from gan_engine.data.luma import LUMA
 from gan_engine.errors import GanEngineError
 
 __all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_orientation", "as_rgb", "load_rgb"]
@@ -240,8 +241,6 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
     if array.ndim != 3 or array.shape[2] not in (1, 3):
         raise ValueError(f"rgb must be (H, W, 3), (H, W, 1) or (H, W), got {np.shape(rgb)}")
     if gray and array.shape[2] == 3:
-        from gan_engine.evaluation.metrics import LUMA  # cv2 only when a grey file is written
-
         array = (array @ LUMA)[..., None]
     elif not gray and array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)

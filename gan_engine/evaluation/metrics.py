@@ -21,15 +21,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from gan_engine.data.luma import LUMA, LUMA_WEIGHTS  # re-exported: metrics.LUMA stays importable
+
 __all__ = ["psnr", "ssim", "colourfulness", "rgb_to_y", "to_luminance", "LUMA_WEIGHTS", "LUMA"]
 
 Channel = Literal["rgb", "y", "luminance"]
 
-#: ITU-R BT.601 luma weights (R, G, B); also what ``degradations.to_gray_print`` uses by default.
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
-#: The same weights as a float32 vector: ``rgb @ LUMA`` is the luminance. The one definition
-#: the package uses (grey prints, grey targets, grey file output, the classical baseline).
-LUMA = np.asarray(LUMA_WEIGHTS, dtype=np.float32)
 
 # SSIM constants of Wang et al. (2004).
 _SSIM_WINDOW = 11

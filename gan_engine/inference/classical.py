@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gan_engine.evaluation.metrics import LUMA
+from gan_engine.data.luma import LUMA
 
 __all__ = ["ClassicalParams", "classical_restore", "estimate_noise_sigma", "defect_mask"]
 

@@ -21,7 +21,7 @@ from gan_engine import checkpoints
 from gan_engine.archs import generators
 from gan_engine.data import imageio
 from gan_engine.devices import resolve_device
-from gan_engine.evaluation.metrics import LUMA
+from gan_engine.data.luma import LUMA
 from gan_engine.inference import tiling
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from gan_engine.evaluation.metrics import LUMA  # the one definition of the BT.601 weights
+from gan_engine.data.luma import LUMA
 
 
 def _image_op(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

@@ -41,7 +41,7 @@ from gan_engine.data.degradations.reproduction import halftone, jpeg, paper_text
 from gan_engine.data.degradations.tone import (
     colour_cast, desaturate, dye_fade, exposure, fade, gradient, sepia_tone, to_gray_print, vignette,
 )
-from gan_engine.evaluation.metrics import LUMA  # the one definition of the BT.601 weights
+from gan_engine.data.luma import LUMA
 
 __all__ = [
     "AgingConfig", "age_image", "replay", "degrade_for_eval", "eval_config", "is_gray_record", "random_op", "OPS",

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from gan_engine.data.degradations.base import _image_op, _luma, _per_channel
-from gan_engine.evaluation.metrics import LUMA_WEIGHTS
+from gan_engine.data.luma import LUMA_WEIGHTS
 
 __all__ = ["to_gray_print", "exposure", "fade", "dye_fade", "colour_cast", "sepia_tone", "desaturate",
     "vignette", "gradient"]
