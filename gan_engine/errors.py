@@ -10,8 +10,18 @@ a base class. This module imports nothing: the web process reads cards without t
 
 from __future__ import annotations
 
-__all__ = ["GanEngineError"]
+__all__ = ["GanEngineError", "InvalidInputError"]
 
 
 class GanEngineError(Exception):
     """Base of the errors that gan_engine raises deliberately (never for a bug)."""
+
+
+class InvalidInputError(GanEngineError, ValueError):
+    """A value given by the user is out of range or unknown (a strength outside [0, 1], an unknown
+    device, scale or method, a folder without images).
+
+    Also a ``ValueError``: the archive's jobs layer and older scripts catch ``ValueError`` for
+    bad parameters. A ``ValueError`` that is *not* this class is a bug (a shape mismatch between
+    two internal arrays, say) and must show its traceback.
+    """

@@ -51,12 +51,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gan_engine import checkpoints
 from gan_engine.data import color, imageio
 from gan_engine.data.imageio import as_rgb, load_rgb
 from gan_engine.data.resampling import resize_max_side, resize_to
 from gan_engine.devices import resolve_device
-from gan_engine.inference import tiling
+from gan_engine.inference.base import ModelWrapper, check_strength as _check_strength
 from gan_engine.inference.wrappers import WEIGHTS_DIR
 from gan_engine.losses import perceptual
 from gan_engine.losses.style import (
@@ -85,13 +84,6 @@ def _blend(content: np.ndarray, styled: np.ndarray, strength: float) -> np.ndarr
     if strength == 1.0:
         return styled
     return np.clip(content + strength * (styled - content), 0.0, 1.0).astype(np.float32)
-
-
-def _check_strength(strength: float) -> float:
-    strength = float(strength)
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
-    return strength
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,7 +324,7 @@ def optimize_style(content: np.ndarray, reference: np.ndarray, config: StyleOpti
 # 3. A trained feed-forward model (Johnson et al. 2016; trained by gan_engine.training.style)
 # --------------------------------------------------------------------------------------------
 
-class Stylizer:
+class Stylizer(ModelWrapper):
     """A trained feed-forward style model, loaded once, applied by tiles to images of any size.
 
     >>> s = Stylizer()                                   # gan_engine/weights/style.safetensors
@@ -340,18 +332,11 @@ class Stylizer:
     >>> s.stylize_file("scan.tif", "scan_style.png", strength=0.8, progress=print)
     """
 
+    task = CARD_TASK
+
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", tile: int = 512):
-        self.device = resolve_device(device)
-        self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-        model, card = checkpoints.load_checkpoint(self.weights, device="cpu")
-        if card.get("task") != CARD_TASK:
-            raise checkpoints.CheckpointError(f"{self.weights.name} is a {card.get('task', 'restore')!r} model,"
-                                              f" not a style model")
-        self.model = tiling.prepare_for_inference(model, self.device)
-        self.model.requires_grad_(False)
-        self.card = card
-        self.tile = tile
-        self.pad = int(card.get("reflect_pad", 0))
+        super().__init__(weights, DEFAULT_WEIGHTS, device=device, tile=tile)
+        self.pad = int(self.card.get("reflect_pad", 0))
 
     @property
     def reference(self) -> dict:
@@ -368,7 +353,7 @@ class Stylizer:
             rgb_in = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
         else:
             rgb_in = rgb
-        out = tiling.run_tiled(self.model, rgb_in, tile=tile or self.tile, device=self.device, progress=progress)
+        out = self._run_tiled(rgb_in, tile, progress)
         if pad:
             out = out[pad:pad + rgb.shape[0], pad:pad + rgb.shape[1]]
         return _blend(rgb, np.clip(out, 0.0, 1.0), strength)

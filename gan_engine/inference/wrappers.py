@@ -1,5 +1,6 @@
-"""Restoring images with a trained generator: ``Restorer`` loads a checkpoint once and restores
-arrays or files by tiles (``tiling.run_tiled``), so any image size fits in memory.
+"""The model wrappers: ``Restorer``, ``Upscaler`` and ``Colorizer`` load a checkpoint once (through
+:class:`~gan_engine.inference.base.ModelWrapper`: card and task check, device, half precision,
+tile) and process arrays or files by tiles (``tiling.run_tiled``), so any image size fits in memory.
 
 Colour conventions:
 - grey input (a grey file, or an RGB image whose three channels are equal) is replicated to
@@ -10,7 +11,6 @@ Colour conventions:
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Callable
 
@@ -20,33 +20,20 @@ import torch
 from gan_engine import checkpoints
 from gan_engine.archs import generators
 from gan_engine.data import imageio
-from gan_engine.devices import resolve_device
 from gan_engine.data.luma import LUMA
+from gan_engine.errors import InvalidInputError
 from gan_engine.inference import tiling
-
-log = logging.getLogger(__name__)
+from gan_engine.inference.base import (
+    ModelWrapper, check_strength, is_gray as _is_gray, luminance_as as _luminance_as, save_like,
+    split_image as _split_image,
+)
 
 #: The shipped weights and their model cards: gan_engine/weights/.
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "restore.safetensors"
 
-# ITU-R BT.601 luma weights (as metrics.rgb_to_y).
 
-
-def _is_gray(rgb: np.ndarray, tol: float = 1.0 / 512, rows: int = 256) -> bool:
-    """Whether an (H, W, 3) image has (nearly) equal channels.
-
-    Checked in blocks of ``rows`` rows with an early exit, so a 64 MP colour image costs one
-    small block instead of two full-size temporaries.
-    """
-    for y in range(0, rgb.shape[0], rows):
-        block = rgb[y:y + rows]
-        if np.abs(block[..., 0] - block[..., 1]).max() > tol or np.abs(block[..., 1] - block[..., 2]).max() > tol:
-            return False
-    return True
-
-
-class Restorer:
+class Restorer(ModelWrapper):
     """A restoration generator loaded once, ready to restore many images.
 
     >>> r = Restorer()                                  # default shipped weights, best device
@@ -55,6 +42,8 @@ class Restorer:
     >>> r = Restorer(repair_damage=True)                # detect -> inpaint damage first
     >>> out, mask = r.restore_with_mask(img)            # mask: the pixels that were repainted
     """
+
+    task = "restore"
 
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
                  tile: int = 512, repair_damage: bool = False, detector: str | Path | None = None,
@@ -67,24 +56,15 @@ class Restorer:
         scratches, cracks, dust and tears detected, then inpainted) in front of the model;
         ``detector`` / ``inpainter``: its weights (default: the shipped ``damage_detector`` and
         ``damage_inpainter``).
-        Raises ``checkpoints.CheckpointError`` for a missing or unreadable checkpoint.
+        Raises ``checkpoints.CheckpointError`` for a missing or unreadable checkpoint, or one whose
+        card names another task than "restore".
         """
-        self.device = resolve_device(device)
-        self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-        model, card = checkpoints.load_checkpoint(self.weights, device="cpu")
-        self.model = tiling.prepare_for_inference(model, self.device)
-        self.model.requires_grad_(False)
-        self.card = card
-        self.half = bool(half and self.device.type == "cuda")
-        if self.half:
-            self.model.half()
-        self.tile = tile
+        super().__init__(weights, DEFAULT_WEIGHTS, device=device, half=half, tile=tile)
         self.damage = None
         if repair_damage:
             from gan_engine.inference.damage import DamageRepairer
 
             self.damage = DamageRepairer(detector, inpainter, device=str(self.device), tile=tile)
-        log.info("loaded %s (%s) on %s", self.weights, card.get("architecture"), self.device)
 
     def restore(self, image: np.ndarray, *, tile: int | None = None,
                 progress: Callable[[float], None] | None = None, inplace: bool = False) -> np.ndarray:
@@ -193,10 +173,9 @@ class Restorer:
         restorer with a damage stage (ValueError otherwise).
         Raises ``imageio.ImageReadError`` for a missing or unreadable input.
         """
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        check_strength(strength)
         if mask_out is not None and self.damage is None:
-            raise ValueError("a damage mask needs a restorer with a damage stage (repair_damage=True)")
+            raise InvalidInputError("a damage mask needs a restorer with a damage stage (repair_damage=True)")
         loaded = imageio.load_image(path_in)
         rgb = loaded.rgb
         if loaded.is_gray:
@@ -208,8 +187,7 @@ class Restorer:
             imageio.save_image(mask_out, mask, bit_depth=8, gray=True)
         if strength < 1.0:
             out = np.clip(rgb + strength * (out - rgb), 0.0, 1.0).astype(np.float32)
-        return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=loaded.alpha,
-                                  gray=loaded.is_gray, icc_profile=loaded.icc_profile)
+        return save_like(path_out, out[..., :3], loaded)
 
     @torch.inference_mode()
     def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
@@ -232,11 +210,11 @@ def default_weights(task: str, *, scale: int = 4, variant: str = "faithful") -> 
         return WEIGHTS_DIR / "colorize.safetensors"
     if task == "upscale":
         if scale not in (2, 4):
-            raise ValueError(f"scale must be 2 or 4, not {scale}")
+            raise InvalidInputError(f"scale must be 2 or 4, not {scale}")
         if variant not in UPSCALE_VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(UPSCALE_VARIANTS)}, not {variant!r}")
+            raise InvalidInputError(f"variant must be one of {', '.join(UPSCALE_VARIANTS)}, not {variant!r}")
         return WEIGHTS_DIR / f"upscale_x{scale}_{variant}.safetensors"
-    raise ValueError(f"no shipped weights for task {task!r}")
+    raise InvalidInputError(f"no shipped weights for task {task!r}")
 
 
 def _stages(model: torch.nn.Module) -> tuple[generators.ToneColour | None, torch.nn.Module | None]:
@@ -268,43 +246,7 @@ def image_thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _load_for_task(weights: Path, task: str, device: torch.device, half: bool):
-    """(model prepared on device, card); CheckpointError when the card names another task."""
-    model, card = checkpoints.load_checkpoint(weights, device="cpu")
-    found = card.get("task")
-    if found is not None and found != task:
-        raise checkpoints.CheckpointError(f"{weights} holds a {found!r} model, not a {task!r} model")
-    model = tiling.prepare_for_inference(model, device)
-    model.requires_grad_(False)
-    if half and device.type == "cuda":
-        model.half()
-    return model, card
-
-
-def _split_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """-> (rgb (H, W, 3) float32, alpha (H, W) or None, layout "2d" | "1ch" | "rgb")."""
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2), None, "2d"
-    if image.ndim == 3 and image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2), None, "1ch"
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image[..., :3], (image[..., 3] if image.shape[2] == 4 else None), "rgb"
-    raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
-
-
-def _luminance_as(out: np.ndarray, layout: str) -> np.ndarray:
-    """The luminance of an (H, W, 3) result in the input's grey layout: (H, W), (H, W, 1), or three
-    equal channels for an RGB input (a grey print stays grey; no colour is invented)."""
-    y = (out @ LUMA).astype(np.float32)
-    if layout == "2d":
-        return y
-    if layout == "1ch":
-        return y[..., None]
-    return np.repeat(y[..., None], 3, axis=2)
-
-
-class Upscaler:
+class Upscaler(ModelWrapper):
     """A super-resolution generator (x2 or x4) loaded once.
 
     Grey in gives grey out (the luminance of the model's output), alpha is upscaled by bicubic,
@@ -312,25 +254,23 @@ class Upscaler:
     holds the input and the (scale^2 larger) output.
     """
 
+    task = "upscale"
+
     def __init__(self, weights: str | Path | None = None, *, scale: int = 4, variant: str = "faithful",
                  device: str = "auto", half: bool = False, tile: int = 256,
                  max_output_pixels: int = 400_000_000):
-        self.device = resolve_device(device)
-        self.weights = Path(weights) if weights is not None else default_weights("upscale", scale=scale,
-                                                                                  variant=variant)
-        self.model, self.card = _load_for_task(self.weights, "upscale", self.device, half)
+        super().__init__(weights, default_weights("upscale", scale=scale, variant=variant), device=device,
+                         half=half, tile=tile)
         self.scale = int(getattr(self.model, "scale", 1))
         if weights is None and self.scale != scale:
             raise checkpoints.CheckpointError(f"{self.weights} upscales x{self.scale}, not x{scale}")
-        self.half = bool(half and self.device.type == "cuda")
-        self.tile = tile
         self.max_output_pixels = max_output_pixels
 
     def check_size(self, height: int, width: int) -> None:
-        """ValueError when the output would exceed ``max_output_pixels``."""
+        """InvalidInputError (a ValueError) when the output would exceed ``max_output_pixels``."""
         out = height * width * self.scale ** 2
         if out > self.max_output_pixels:
-            raise ValueError(f"a {width}x{height} image upscaled x{self.scale} would have {out / 1e6:.0f} MP, "
+            raise InvalidInputError(f"a {width}x{height} image upscaled x{self.scale} would have {out / 1e6:.0f} MP, "
                              f"more than the limit of {self.max_output_pixels / 1e6:.0f} MP")
 
     @torch.inference_mode()
@@ -342,8 +282,7 @@ class Upscaler:
         rgb, alpha, layout = _split_image(image)
         self.check_size(*rgb.shape[:2])
         gray_in = layout != "rgb" or _is_gray(rgb)
-        out = tiling.run_tiled(self.model, np.ascontiguousarray(rgb), tile=tile or self.tile,
-                               device=self.device, half=self.half, progress=progress)
+        out = self._run_tiled(np.ascontiguousarray(rgb), tile, progress)
         np.clip(out, 0.0, 1.0, out=out)
         if gray_in:
             out = _luminance_as(out, layout)
@@ -361,9 +300,7 @@ class Upscaler:
         self.check_size(*loaded.rgb.shape[:2])
         image = loaded.rgb if loaded.alpha is None else np.concatenate([loaded.rgb, loaded.alpha[..., None]], axis=2)
         out = self.upscale(image, tile=tile, progress=progress)
-        alpha = out[..., 3] if out.shape[2] == 4 else None
-        return imageio.save_image(path_out, out[..., :3], bit_depth=loaded.bit_depth, alpha=alpha,
-                                  gray=loaded.is_gray, icc_profile=loaded.icc_profile)
+        return save_like(path_out, out[..., :3], loaded, alpha=out[..., 3] if out.shape[2] == 4 else None)
 
     def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
         return self.upscale(image, **kwargs)
@@ -379,7 +316,7 @@ def _lightness(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
     return out
 
 
-class Colorizer:
+class Colorizer(ModelWrapper):
     """A colorizer loaded once: L in, ab predicted, RGB out with the input's CIE L kept.
 
     Two kinds of weights: the semantic colorizer (``semantic-colorizer``: ImageNet MobileNetV2
@@ -392,15 +329,13 @@ class Colorizer:
     over region by region (:mod:`gan_engine.inference.reference`).
     """
 
+    task = "colorize"
+
     def __init__(self, weights: str | Path | None = None, *, device: str = "auto", half: bool = False,
                  tile: int = 1024):
         from gan_engine.archs.colorizer import SemanticColorizer
 
-        self.device = resolve_device(device)
-        self.weights = Path(weights) if weights is not None else default_weights("colorize")
-        self.model, self.card = _load_for_task(self.weights, "colorize", self.device, half)
-        self.half = bool(half and self.device.type == "cuda")
-        self.tile = tile
+        super().__init__(weights, default_weights("colorize"), device=device, half=half, tile=tile)
         self.semantic = isinstance(self.model, SemanticColorizer)
 
     @property
@@ -416,17 +351,15 @@ class Colorizer:
         from gan_engine.data import color
         from gan_engine.inference import semantic_colorize as sc
 
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        check_strength(strength)
         if reference is not None and not self.semantic:
-            raise ValueError(f"{self.weights.name} cannot colour from a reference (it is not a semantic colorizer)")
+            raise InvalidInputError(f"{self.weights.name} cannot colour from a reference (it is not a semantic colorizer)")
         rgb, alpha, _ = _split_image(image)
         if self.semantic:
             out = self._semantic(rgb, strength, reference, progress)
         else:
             L = _lightness(rgb)
-            out = tiling.run_tiled(self.model, L, tile=tile or self.tile, device=self.device, half=self.half,
-                                   progress=progress)
+            out = self._run_tiled(L, tile, progress)
             if strength < 1.0:
                 for y in range(0, out.shape[0], 512):
                     lab = color.rgb_to_lab(out[y:y + 512])
@@ -475,8 +408,7 @@ class Colorizer:
         loaded = imageio.load_image(path_in)
         ref_rgb = imageio.load_image(reference).rgb if reference is not None else None
         out = self.colorize(loaded.rgb, tile=tile, strength=strength, reference=ref_rgb, progress=progress)
-        return imageio.save_image(path_out, out, bit_depth=loaded.bit_depth, alpha=loaded.alpha,
-                                  gray=False, icc_profile=loaded.icc_profile)
+        return save_like(path_out, out, loaded, gray=False)
 
     def __call__(self, image: np.ndarray, **kwargs) -> np.ndarray:
         return self.colorize(image, **kwargs)

@@ -7,7 +7,7 @@ from PIL import Image
 from gan_engine.data import imageio
 from gan_engine.inference.wrappers import Restorer
 
-from tests.gan._restore_helpers import tiny_checkpoint
+from tests.gan._restore_helpers import TINY_GENERATOR, tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,36 @@ def test_global_stage_uses_the_whole_image_and_tiles_match_one_pass(tmp_path):
     buf = img.copy()
     r.restore(buf, tile=64, inplace=True)
     assert np.abs(buf - one_pass).max() < 1e-4
+
+
+def test_restorer_refuses_a_model_of_another_task(tmp_path):
+    # The card's task is checked as by the other wrappers: a colorizer or upscaler given as
+    # restoration weights would run and write nonsense.
+    from gan_engine import checkpoints
+    from gan_engine.archs import build_generator
+
+    path = checkpoints.save_checkpoint(tmp_path / "sr.safetensors", build_generator("unet", **TINY_GENERATOR),
+                                       {"task": "upscale"})
+    with pytest.raises(checkpoints.CheckpointError, match="'upscale' model, not a restore model"):
+        Restorer(path, device="cpu")
+
+
+def test_a_card_without_a_task_is_a_restoration_model(tmp_path):
+    from gan_engine import checkpoints
+    from gan_engine.archs import build_generator
+    from gan_engine.inference.wrappers import Colorizer
+
+    path = checkpoints.save_checkpoint(tmp_path / "old.safetensors", build_generator("unet", **TINY_GENERATOR), {})
+    assert Restorer(path, device="cpu").card.get("task") is None
+    with pytest.raises(checkpoints.CheckpointError, match="'restore' model, not a colorize model"):
+        Colorizer(path, device="cpu")
+
+
+def test_every_wrapper_shares_the_base():
+    from gan_engine.inference.base import ModelWrapper
+    from gan_engine.inference.style import Stylizer
+    from gan_engine.inference.wrappers import Colorizer, Upscaler
+
+    assert {cls.task for cls in (Restorer, Upscaler, Colorizer, Stylizer)} == {"restore", "upscale", "colorize",
+                                                                                 "style"}
+    assert all(issubclass(cls, ModelWrapper) for cls in (Restorer, Upscaler, Colorizer, Stylizer))
