@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ from pathlib import Path
 from gan_engine.errors import GanEngineError
 
 EXIT_USAGE = 2
+
+#: The environment variable naming a torchvision VGG19 state dict for the feature network (style
+#: optimize, perceptual training losses, style scores). Read here only and passed on explicitly.
+VGG19_WEIGHTS_ENV = "GAN_VGG19_WEIGHTS"
+
+
+def _feature_weights() -> str | None:
+    """The VGG19 weights named by ``GAN_VGG19_WEIGHTS``, or None (the seeded random network)."""
+    return os.environ.get(VGG19_WEIGHTS_ENV) or None
 
 
 class CLIError(GanEngineError):
@@ -238,7 +248,8 @@ def cmd_style(args) -> int:
     config = None
     if args.method == "optimize":
         steps = {} if args.steps is None else {"steps": args.steps}
-        config = style.StyleOptimizeConfig(device=str(device), progress=not args.no_progress, **steps)
+        config = style.StyleOptimizeConfig(device=str(device), progress=not args.no_progress,
+                                           feature_weights=_feature_weights(), **steps)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in inputs:
@@ -287,8 +298,8 @@ def _train_style(args) -> int:
     overrides = _train_overrides(args, ("steps", "batch", "crop", "seed", "lr", "alpha", "adversarial",
                                         "adv_start", "generator", "time_limit_s", "threads", "max_side"))
     config = StyleTrainConfig(reference=str(ref_path), data=tuple(args.data), out=args.out, device=args.device,
-                                    progress=not args.no_progress,
-                                    command="python -m gan_engine " + shlex.join(args.argv), **overrides)
+                              progress=not args.no_progress, feature_weights=_feature_weights(),
+                              command="python -m gan_engine " + shlex.join(args.argv), **overrides)
     _log_to_run_folder(args.out)
     print(train_feedforward(config))
     return 0
@@ -312,7 +323,7 @@ def cmd_train(args) -> int:
         overrides["colour"] = json.loads(args.colour)
     config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
                          resume=args.resume, init=args.init, device=args.device,
-                         progress=not args.no_progress,
+                         progress=not args.no_progress, feature_weights=_feature_weights(),
                          command="python -m gan_engine " + shlex.join(args.argv), **overrides)
     _log_to_run_folder(args.out)
     print(train(config))
@@ -335,9 +346,10 @@ def _evaluate_style(args) -> int:
     config = None
     if args.method == "optimize":
         steps = {} if args.steps is None else {"steps": args.steps}
-        config = StyleOptimizeConfig(device=args.device, progress=False, **steps)
+        config = StyleOptimizeConfig(device=args.device, progress=False, feature_weights=_feature_weights(), **steps)
     results = [evaluate_style(folder, ref_path, method=args.method, weights=weights, config=config,
-                                    limit=args.limit, device=args.device, progress=not args.no_progress)
+                              limit=args.limit, device=args.device, progress=not args.no_progress,
+                              feature_weights=_feature_weights())
                for folder in args.data]
     print(format_table(results))
     summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]

@@ -4,8 +4,9 @@ Two kinds, same interface and same output shapes (layer name -> (B, C, H/2^k, W/
 
 - ``"vgg19"``: torchvision's ``vgg19().features`` layout (conv1_1 .. conv5_1, parameter names
   ``features.N.weight`` / ``features.N.bias``), loaded from a state dict on disk: the
-  ``weights_path`` argument, else the environment variable ``GAN_VGG19_WEIGHTS``. Nothing is
-  ever downloaded. A ``.safetensors`` file is read with safetensors, anything else with
+  ``weights_path`` argument (passed in explicitly: the CLI reads ``GAN_VGG19_WEIGHTS``, the
+  archive its setting; nothing here reads the environment, so the network that runs is the one
+  the caller described in its recipe). Nothing is ever downloaded. A ``.safetensors`` file is read with safetensors, anything else with
   ``torch.load(weights_only=True)`` (no pickle code runs). Extra keys (``classifier.*``) are
   ignored; a missing or mis-shaped key is refused with :class:`FeatureWeightsError`.
 - ``"random-multiscale"``, the fallback when no weights are given: fixed random filters drawn
@@ -23,7 +24,7 @@ frozen (``requires_grad=False``) but gradients flow to the input.
 from __future__ import annotations
 
 import hashlib
-import os
+import os  # os.PathLike
 from pathlib import Path
 from typing import Sequence
 
@@ -33,9 +34,7 @@ from torch import nn
 
 from gan_engine.errors import GanEngineError
 
-__all__ = ["FeatureNetwork", "FeatureWeightsError", "VGG19_LAYERS", "DEFAULT_LAYERS", "WEIGHTS_ENV"]
-
-WEIGHTS_ENV = "GAN_VGG19_WEIGHTS"
+__all__ = ["FeatureNetwork", "FeatureWeightsError", "VGG19_LAYERS", "DEFAULT_LAYERS"]
 
 # torchvision vgg19().features: (index, kind, out_channels or None, name of the output)
 _VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
@@ -105,8 +104,8 @@ class FeatureNetwork(nn.Module):
     """Frozen feature extractor: ``forward(x) -> {layer name: activation}``.
 
     Args:
-        weights_path: torchvision-format VGG19 state dict; None reads ``GAN_VGG19_WEIGHTS``;
-            when neither is set the seeded random multi-scale network is used. An explicitly
+        weights_path: torchvision-format VGG19 state dict; None: the seeded random multi-scale
+            network. An explicitly
             named file that cannot be used raises :class:`FeatureWeightsError` (never a silent
             fallback).
         layers: names from :data:`VGG19_LAYERS` (relu1_1 ... relu5_4); only the network up to
@@ -129,8 +128,6 @@ class FeatureNetwork(nn.Module):
         self.seed = seed
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        if weights_path is None:
-            weights_path = os.environ.get(WEIGHTS_ENV) or None
         deepest = max(VGG19_LAYERS.index(name) for name in layers)
         self._last = VGG19_LAYERS[deepest]
         if weights_path is not None:

@@ -14,7 +14,7 @@ from gan_engine.cards import sha256_file
 from gan_engine.data import pairs
 from gan_engine.data.imageio import as_rgb, load_rgb
 from gan_engine.inference.style import METHODS, StyleOptimizeConfig, Stylizer, stylize
-from gan_engine.losses.style import StyleScorer
+from gan_engine.losses.style import CONTENT_LAYERS, STYLE_LAYERS, StyleScorer, feature_network
 
 __all__ = ["evaluate_style", "format_table", "image_grid"]
 
@@ -22,12 +22,13 @@ __all__ = ["evaluate_style", "format_table", "image_grid"]
 def evaluate_style(folder: str | Path, reference: str | Path | None, *, method: str = "color",
                    weights: str | Path | None = None, config: StyleOptimizeConfig | None = None,
                    limit: int | None = None, max_side: int = 512, device: str = "auto",
-                   progress: bool = False) -> dict:
+                   progress: bool = False, feature_weights: str | None = None) -> dict:
     """Style and content losses before (each content image) and after ``method``, and seconds per image.
 
     Every image of ``folder`` (the first ``limit``) is styled at full size; losses are measured
     by :class:`StyleScorer` at ``max_side``. For "feedforward" without ``reference`` the losses
     are measured against the reference recorded in the model card (its path must exist).
+    ``feature_weights``: the VGG19 state dict of the scoring network (None: the seeded random one).
     """
     if method not in METHODS:
         raise ValueError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
@@ -39,7 +40,8 @@ def evaluate_style(folder: str | Path, reference: str | Path | None, *, method: 
         if not reference or not Path(reference).is_file():
             raise ValueError(f"give --reference: the model card's reference {reference!r} is not on this machine")
     ref = load_rgb(reference)
-    scorer = StyleScorer(ref, max_side=max_side)
+    scorer = StyleScorer(ref, max_side=max_side,
+                         feature_net=feature_network(feature_weights, STYLE_LAYERS + CONTENT_LAYERS))
     paths = pairs.list_images(folder)[:limit]
     if not paths:
         raise ValueError(f"no images in {folder}")

@@ -33,7 +33,7 @@ losses are reported the same way for all three methods by :func:`gan_engine.loss
 shrunk to ``max_side``, with the style loss over ``STYLE_LAYERS`` (Gram matrices, Gatys'
 N_l^2 M_l^2 normalisation) and the content loss at ``CONTENT_LAYERS``.
 
-Feature network: without VGG19 weights on disk (``GAN_VGG19_WEIGHTS``) this is the seeded
+Feature network: without VGG19 weights (``feature_weights``; the CLI reads ``GAN_VGG19_WEIGHTS``) this is the seeded
 random multi-scale network (Ustyuzhaninov et al. 2016): its Gram matrices capture colour and
 texture statistics at five scales, but it has no semantic features, so "content" means local
 structure, not objects, and "style" is colour plus texture, not brush strokes that follow
@@ -211,7 +211,7 @@ class StyleOptimizeConfig:
     seed: int = 0  # seeds the "noise" init (its own generator; the rest is deterministic)
     style_layers: tuple[str, ...] = FINE_STYLE_LAYERS
     content_layers: tuple[str, ...] = CONTENT_LAYERS
-    feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
+    feature_weights: str | None = None  # torchvision VGG19 state dict; None: the seeded random network
     device: str = "cpu"  # "cpu" | "cuda" | "cuda:N" | "auto"
     progress: bool = True  # tqdm progress bar
 

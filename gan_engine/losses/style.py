@@ -8,7 +8,7 @@ what the optimisation (:mod:`gan_engine.inference.style`) and the feed-forward t
 (:mod:`gan_engine.training.style`) minimise. :class:`StyleScorer` reports the losses the same way
 for every method, on copies shrunk to ``max_side``.
 
-Feature network: without VGG19 weights on disk (``GAN_VGG19_WEIGHTS``) this is the seeded
+Feature network: without VGG19 weights (a path passed in; the CLI reads ``GAN_VGG19_WEIGHTS``) this is the seeded
 random multi-scale network (Ustyuzhaninov et al. 2016): its Gram matrices capture colour and
 texture statistics at five scales, but it has no semantic features, so "content" means local
 structure, not objects, and "style" is colour plus texture, not brush strokes that follow
@@ -56,7 +56,7 @@ def tensor_to_image(x: torch.Tensor) -> np.ndarray:
 
 
 def feature_network(weights: str | None, layers: Sequence[str]) -> FeatureNetwork:
-    """The feature network (``weights``: a VGG19 state dict, None: the env or the random network)
+    """The feature network (``weights``: a VGG19 state dict, None: the random network)
     computing ``layers``, in VGG19 order."""
     ordered = tuple(n for n in VGG19_LAYERS if n in set(layers))
     return FeatureNetwork(weights, ordered)

@@ -71,7 +71,7 @@ class TrainConfig:
     generator_config: dict = field(default_factory=dict)  # keyword config of the generator (over the task's defaults)
     discriminator: str = "patchgan"  # key of archs.DISCRIMINATORS
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32})  # D config; ndf 32: a quarter of pix2pix's cost
-    feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or seeded random filters
+    feature_weights: str | None = None  # torchvision VGG19 state dict; None: seeded random filters
     # --- optimisation ---
     steps: int = 3000  # total optimisation steps (the cosine schedule spans them)
     lr: float = 2e-4  # peak Adam learning rate of G (pix2pix / ESRGAN value)

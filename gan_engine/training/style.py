@@ -63,7 +63,7 @@ class StyleTrainConfig:
     discriminator: str = "patchgan"  # key of archs.DISCRIMINATORS, built unconditional (cond_ch=0)
     # 2 strided layers: 34 px patches, the scale of a texture rather than of a scene
     discriminator_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 2})
-    feature_weights: str | None = None  # torchvision VGG19 state dict; None: env or the random network
+    feature_weights: str | None = None  # torchvision VGG19 state dict; None: the seeded random network
     style_layers: tuple[str, ...] = FINE_STYLE_LAYERS  # see FINE_STYLE_LAYERS
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     # --- losses ---

@@ -185,3 +185,11 @@ def test_train_damage_smoke_and_ship(tmp_path, capsys):
     for name in ("damage_detector", "damage_inpainter"):
         card = json.loads((tmp_path / "ship" / f"{name}.json").read_text())
         assert card["steps"] == 1 and card["command"].startswith("python -m gan_engine train-damage")
+
+
+def test_style_optimize_takes_the_feature_weights_from_the_environment(images, tmp_path, monkeypatch, capsys):
+    # The CLI is the one place that reads GAN_VGG19_WEIGHTS; it passes the path on explicitly.
+    monkeypatch.setenv("GAN_VGG19_WEIGHTS", str(tmp_path / "absent_vgg19.pth"))
+    rc = main(["style", str(images / "img_00.png"), "--reference", str(images / "img_01.png"), "--method", "optimize",
+               "--steps", "1", "--out", str(tmp_path / "o"), "--device", "cpu", "--no-progress"])
+    assert rc == 2 and "absent_vgg19.pth" in capsys.readouterr().err

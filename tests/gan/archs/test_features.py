@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_engine.archs.features import VGG19_LAYERS, WEIGHTS_ENV, FeatureNetwork, FeatureWeightsError
+from gan_engine.archs.features import VGG19_LAYERS, FeatureNetwork, FeatureWeightsError
+from gan_engine.cli import VGG19_WEIGHTS_ENV
 
 # torchvision vgg19().features indices and shapes of the convs up to relu2_1
 _VGG_HEAD = {0: (64, 3), 2: (64, 64), 5: (128, 64)}
@@ -33,7 +34,7 @@ def vgg_file(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _no_env_weights(monkeypatch):
-    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(VGG19_WEIGHTS_ENV, raising=False)
 
 
 def test_random_fallback_shapes_match_vgg_layout():
@@ -80,13 +81,16 @@ def test_loads_a_torchvision_state_dict(vgg_file):
     assert info["kind"] == "vgg19" and info["weights_file"] == "vgg19.pth" and len(info["weights_sha256"]) == 64
 
 
-def test_reads_the_environment_variable_and_safetensors(tmp_path, monkeypatch):
+def test_reads_safetensors_and_never_the_environment(tmp_path, monkeypatch):
+    # The path is passed in (the CLI reads GAN_VGG19_WEIGHTS, the archive its setting): a recipe's
+    # checksum of the feature network then describes the network that ran.
     from safetensors.torch import save_file
 
     path = tmp_path / "vgg19.safetensors"
     save_file(_torchvision_state_dict(), path)
-    monkeypatch.setenv(WEIGHTS_ENV, str(path))
-    assert FeatureNetwork(layers=("relu2_1",)).describe()["kind"] == "vgg19"
+    assert FeatureNetwork(path, layers=("relu2_1",)).describe()["kind"] == "vgg19"
+    monkeypatch.setenv(VGG19_WEIGHTS_ENV, str(path))
+    assert FeatureNetwork(layers=("relu2_1",)).describe()["kind"] == "random-multiscale"
 
 
 @pytest.mark.parametrize("problem,match", [
