@@ -1,8 +1,9 @@
 """Command line: ``python -m gan_engine {restore,degrade,style,train,evaluate,contact-sheet} ...``.
 
-The CLI only parses arguments and calls library functions. Expected failures (a missing file,
-a file that is not an image, unreadable weights, an unknown device) print one line on stderr
-and exit with status 2, never a traceback.
+The CLI only parses arguments and calls library functions. Expected failures, the library's
+own errors (:class:`~gan_engine.errors.GanEngineError`: a missing file, a file that is not an
+image, unreadable weights, an unknown device, a value out of range), print one line on stderr
+and exit with status 2. Anything else is a bug and propagates with its traceback.
 """
 
 from __future__ import annotations
@@ -33,11 +34,22 @@ class CLIError(GanEngineError):
     """An expected failure, reported as one line on stderr."""
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from gan_engine.checkpoints import CheckpointError
-    from gan_engine.data.imageio import ImageReadError
+def _json_arg(text: str, flag: str):
+    """The value of a JSON option; CLIError naming the option when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{flag} is not valid JSON: {exc}") from None
 
-    return (CLIError, CheckpointError, ImageReadError, ValueError, FileNotFoundError, OSError)
+
+def _make_dir(path: str | Path) -> Path:
+    """Create an output folder (and its parents); CLIError when the file system refuses."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def _check_inputs(paths) -> list[Path]:
@@ -95,8 +107,7 @@ def _open_colorizer(args):
 def _each_file(args, process) -> int:
     """process(input path, DIR/<stem>.png) for every input, printing each output path."""
     inputs = _check_inputs(args.inputs)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _make_dir(args.out)
     for path in inputs:
         target = out_dir / f"{path.stem}.png"
         process(path, target)
@@ -134,7 +145,7 @@ def cmd_convert_mobilenet(args) -> int:
     src = _check_inputs([args.tflite])[0]
     state = mobilenet.convert(src)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(out.parent)
     save_file({k: v.contiguous() for k, v in state.items()}, str(out),
               metadata={"source": mobilenet.SOURCE["from"], "licence": mobilenet.SOURCE["licence"]})
     print(out)
@@ -165,7 +176,7 @@ def cmd_restore(args) -> int:
     restorer = _open_restorer(args)
     mask_dir = Path(args.mask_out) if args.mask_out else None
     if mask_dir is not None:
-        mask_dir.mkdir(parents=True, exist_ok=True)
+        _make_dir(mask_dir)
 
     def process(src: Path, dst: Path) -> Path:
         mask = mask_dir / f"{src.stem}_mask.png" if mask_dir is not None else None
@@ -197,8 +208,7 @@ def cmd_degrade(args) -> int:
     from gan_engine.data.degradations import pipeline
 
     inputs = _check_inputs(args.inputs)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _make_dir(args.out)
     for i, path in enumerate(inputs):
         loaded = imageio.load_image(path)
         if args.gray is None:
@@ -250,8 +260,7 @@ def cmd_style(args) -> int:
         steps = {} if args.steps is None else {"steps": args.steps}
         config = style.StyleOptimizeConfig(device=str(device), progress=not args.no_progress,
                                            feature_weights=_feature_weights(), **steps)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _make_dir(args.out)
     for path in inputs:
         target = out_dir / f"{path.stem}.png"
         style.stylize_file(path, target, method=args.method, reference=reference, stylizer=stylizer, config=config,
@@ -270,15 +279,15 @@ def _train_overrides(args, names) -> dict:
     """The config fields given on the command line (+ the JSON generator/discriminator configs)."""
     overrides = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if args.generator_config:
-        overrides["generator_config"] = json.loads(args.generator_config)
+        overrides["generator_config"] = _json_arg(args.generator_config, "--generator-config")
     if args.discriminator_config:
-        overrides["discriminator_config"] = json.loads(args.discriminator_config)
+        overrides["discriminator_config"] = _json_arg(args.discriminator_config, "--discriminator-config")
     return overrides
 
 
 def _log_to_run_folder(out: str) -> None:
     """Training logs also go to OUT/train.log."""
-    Path(out).mkdir(parents=True, exist_ok=True)
+    _make_dir(out)
     handler = logging.FileHandler(Path(out) / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
@@ -318,9 +327,9 @@ def cmd_train(args) -> int:
                                         "threads", "max_side", "scale", "feature_matching", "warmup_steps",
                                         "window"))
     if args.aging:
-        overrides["aging"] = json.loads(args.aging)
+        overrides["aging"] = _json_arg(args.aging, "--aging")
     if getattr(args, "colour", None):
-        overrides["colour"] = json.loads(args.colour)
+        overrides["colour"] = _json_arg(args.colour, "--colour")
     config = TrainConfig(task=args.task, data=tuple(args.data), out=args.out, val=tuple(args.val or ()),
                          resume=args.resume, init=args.init, device=args.device,
                          progress=not args.no_progress, feature_weights=_feature_weights(),
@@ -355,7 +364,7 @@ def _evaluate_style(args) -> int:
     summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
     print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        _make_dir(Path(args.json).parent)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
@@ -389,7 +398,7 @@ def cmd_evaluate(args) -> int:
     summary = [{k: v for k, v in r.items() if k != "per_image"} for r in results]
     print(json.dumps(summary if len(summary) > 1 else summary[0], indent=2))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        _make_dir(Path(args.json).parent)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     if args.update_card:
         benchmarks.record_in_card(restorer.weights, results,
@@ -624,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except _expected_errors() as exc:
+    except GanEngineError as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,6 +6,8 @@ import re
 
 import torch
 
+from gan_engine.errors import InvalidInputError
+
 __all__ = ["resolve_device"]
 
 _CUDA_INDEX = re.compile(r"cuda:(\d+)")
@@ -21,7 +23,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if isinstance(spec, torch.device):
         spec = str(spec)
     if not isinstance(spec, str):
-        raise ValueError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'cuda:0', not {spec!r}")
+        raise InvalidInputError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'cuda:0', not {spec!r}")
     text = spec.strip().lower()
     if text == "auto":
         return torch.device("cuda:0") if torch.cuda.is_available() else torch.device("cpu")
@@ -31,11 +33,11 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     if text == "cuda" or match:
         if not torch.cuda.is_available():
             build = "a CPU-only PyTorch build" if torch.version.cuda is None else "no visible CUDA device"
-            raise ValueError(f"device {spec!r} is not available: {build}; use 'cpu' or 'auto'")
+            raise InvalidInputError(f"device {spec!r} is not available: {build}; use 'cpu' or 'auto'")
         index = int(match.group(1)) if match else 0
         count = torch.cuda.device_count()
         if index >= count:
-            raise ValueError(f"device {spec!r} is not available: this machine has {count} CUDA device(s)"
+            raise InvalidInputError(f"device {spec!r} is not available: this machine has {count} CUDA device(s)"
                              f" (cuda:0 .. cuda:{count - 1})")
         return torch.device("cuda", index)
-    raise ValueError(f"unknown device {spec!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    raise InvalidInputError(f"unknown device {spec!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'")

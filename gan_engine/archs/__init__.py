@@ -20,6 +20,7 @@ from gan_engine.archs.colorizer import SemanticColorizer
 from gan_engine.archs.damage import MaskInpainter
 from gan_engine.archs.discriminators import PatchGAN
 from gan_engine.archs.generators import SRVGG, Colorizer, GlobalUNet, ToneColour, UNet
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator", "count_parameters", "arch_name"]
 
@@ -33,7 +34,7 @@ def _build(table: dict[str, type[nn.Module]], kind: str, name: str, config: dict
     try:
         cls = table[name]
     except KeyError:
-        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}") from None
+        raise InvalidInputError(f"unknown {kind} {name!r}; known: {', '.join(sorted(table))}") from None
     return cls(**config)
 
 

@@ -33,6 +33,7 @@ from torch import nn
 from gan_engine.archs.blocks import (
     ConvBlock, Downsample, Reach, ResidualBlock, Upsample, clamp_unit, make_activation, upsample_add,
 )
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["UNet", "SRVGG", "Colorizer", "ToneColour", "GlobalUNet"]
 
@@ -85,12 +86,12 @@ class UNet(nn.Module):
         mults, enc_blocks, dec_blocks = list(mults), list(enc_blocks), list(dec_blocks)
         levels = len(mults) - 1
         if levels < 1 or len(enc_blocks) != levels or len(dec_blocks) != levels:
-            raise ValueError(f"need len(enc_blocks) == len(dec_blocks) == len(mults) - 1 >= 1, got "
+            raise InvalidInputError(f"need len(enc_blocks) == len(dec_blocks) == len(mults) - 1 >= 1, got "
                              f"mults={mults}, enc_blocks={enc_blocks}, dec_blocks={dec_blocks}")
         if head not in ("residual", "sigmoid", "linear"):
-            raise ValueError(f"head must be 'residual', 'sigmoid' or 'linear', not {head!r}")
+            raise InvalidInputError(f"head must be 'residual', 'sigmoid' or 'linear', not {head!r}")
         if head == "residual" and not (in_ch == out_ch or in_ch == 1):
-            raise ValueError(f"a residual head needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
+            raise InvalidInputError(f"a residual head needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
         self.config = dict(in_ch=in_ch, out_ch=out_ch, base=base, mults=mults, enc_blocks=enc_blocks,
                            mid_blocks=mid_blocks, dec_blocks=dec_blocks, act=act, head=head)
         self.scale = 1
@@ -168,11 +169,11 @@ class SRVGG(nn.Module):
                  num_conv: int = 16, act: str = "lrelu", upsample: str = "nearest"):
         super().__init__()
         if scale not in (1, 2, 3, 4, 8):
-            raise ValueError(f"scale must be 1, 2, 3, 4 or 8, not {scale}")
+            raise InvalidInputError(f"scale must be 1, 2, 3, 4 or 8, not {scale}")
         if upsample not in ("nearest", "bilinear"):
-            raise ValueError(f"upsample must be 'nearest' or 'bilinear', not {upsample!r}")
+            raise InvalidInputError(f"upsample must be 'nearest' or 'bilinear', not {upsample!r}")
         if not (in_ch == out_ch or in_ch == 1):
-            raise ValueError(f"the input skip needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
+            raise InvalidInputError(f"the input skip needs in_ch == out_ch or in_ch == 1 (got {in_ch}, {out_ch})")
         self.config = dict(in_ch=in_ch, out_ch=out_ch, scale=scale, num_feat=num_feat, num_conv=num_conv,
                            act=act, upsample=upsample)
         self.scale = scale
@@ -225,17 +226,17 @@ class Colorizer(nn.Module):
                  chroma: float = 1.0, gamut_steps: int = 5, class_weights=None, in_ch: int = 1, out_ch: int = 3):
         super().__init__()
         if in_ch != 1 or out_ch != 3:
-            raise ValueError(f"a colorizer maps L (1 channel) to RGB (3), not {in_ch} -> {out_ch}")
+            raise InvalidInputError(f"a colorizer maps L (1 channel) to RGB (3), not {in_ch} -> {out_ch}")
         centres = torch.as_tensor(bins, dtype=torch.float32)
         if centres.ndim != 2 or centres.shape[1] != 2 or len(centres) < 2:
-            raise ValueError("bins must be a list of at least two (a, b) centres")
+            raise InvalidInputError("bins must be a list of at least two (a, b) centres")
         if temperature <= 0 or downsample < 1 or gamut_steps < 1:
-            raise ValueError("temperature > 0, downsample >= 1 and gamut_steps >= 1 are required")
+            raise InvalidInputError("temperature > 0, downsample >= 1 and gamut_steps >= 1 are required")
         unet = dict(unet or {})
         unet.update(in_ch=1, out_ch=len(centres), head="linear")
         weights = torch.ones(len(centres)) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         if weights.shape != (len(centres),):
-            raise ValueError("class_weights must give one weight per bin")
+            raise InvalidInputError("class_weights must give one weight per bin")
         self.config = dict(bins=centres.tolist(), unet=unet, temperature=temperature, downsample=downsample,
                            chroma=chroma, gamut_steps=gamut_steps, class_weights=weights.tolist(), in_ch=1, out_ch=3)
         self.net = UNet(**unet)
@@ -252,7 +253,7 @@ class Colorizer(nn.Module):
         """Replace the rebalancing weights (fine-tuning with other colour statistics)."""
         w = torch.as_tensor(weights, dtype=torch.float32)
         if w.shape != self.class_weights.shape:
-            raise ValueError("class_weights must give one weight per bin")
+            raise InvalidInputError("class_weights must give one weight per bin")
         self.class_weights.copy_(w.to(self.class_weights.device))
         self.config["class_weights"] = w.tolist()
 
@@ -314,7 +315,7 @@ class ToneColour(nn.Module):
                  act: str = "lrelu"):
         super().__init__()
         if knots < 2 or thumb < 16:
-            raise ValueError(f"knots >= 2 and thumb >= 16 required (got {knots}, {thumb})")
+            raise InvalidInputError(f"knots >= 2 and thumb >= 16 required (got {knots}, {thumb})")
         self.config = dict(knots=knots, width=width, hidden=hidden, thumb=thumb, act=act)
         self.scale, self.size_multiple, self.receptive_radius = 1, 1, 0
         self.knots, self.thumb = knots, thumb
@@ -395,7 +396,7 @@ class GlobalUNet(nn.Module):
         self.glob = ToneColour(**(glob or {}))
         self.local = UNet(**(local or {}))
         if self.local.config["in_ch"] != 3 or self.local.config["out_ch"] != 3:
-            raise ValueError("GlobalUNet's local U-Net must map 3 channels to 3")
+            raise InvalidInputError("GlobalUNet's local U-Net must map 3 channels to 3")
         self.config = dict(glob=dict(self.glob.config), local=dict(self.local.config))
         self.scale = 1
         self.size_multiple = self.local.size_multiple

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from gan_engine.data.luma import LUMA
-from gan_engine.errors import GanEngineError
+from gan_engine.errors import GanEngineError, InvalidInputError
 
 __all__ = ["ImageReadError", "LoadedImage", "load_image", "save_image", "apply_orientation", "as_rgb", "load_rgb"]
 
@@ -231,10 +231,10 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, bit_depth: int = 8, 
         icc_profile: embedded as is (``LoadedImage.icc_profile``).
     """
     if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+        raise InvalidInputError(f"bit_depth must be 8 or 16, got {bit_depth}")
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"save_image writes PNG; the path must end in .png, not {path.name!r}")
+        raise InvalidInputError(f"save_image writes PNG; the path must end in .png, not {path.name!r}")
     array = np.asarray(rgb, dtype=np.float32)
     if array.ndim == 2:
         array = array[..., None]

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from gan_engine.data.degradations import pipeline, tone
+from gan_engine.data.imageio import ImageReadError
+from gan_engine.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def decode_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
 
     raw = cv2.imread(str(path), cv2.IMREAD_COLOR)  # BGR uint8; grey files are replicated
     if raw is None:
-        raise ValueError(f"cannot decode image {path}")
+        raise ImageReadError(f"cannot decode image {path}")
     rgb = cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
     if max_side and max(rgb.shape[:2]) > max_side:
         f = max_side / max(rgb.shape[:2])
@@ -149,7 +151,7 @@ class PairSampler:
         """make_pair(clean crop, rng) -> (input, target) float32 arrays; default: aging (restoration)."""
         self.pools = [p for p in pools if p.images]
         if not self.pools:
-            raise ValueError("no training images")
+            raise InvalidInputError("no training images")
         self.crop = crop
         self.scale_range = scale_range
         self.aging = aging

@@ -20,6 +20,7 @@ import numpy as np
 from gan_engine.data.degradations import blur_noise, pipeline
 from gan_engine.data.pairs import decode_image, list_images
 from gan_engine.evaluation import metrics
+from gan_engine.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def load_clean_images(folder: str | Path) -> list[tuple[Path, np.ndarray]]:
     for p in list_images(folder):
         out.append((p, decode_image(p).astype(np.float32) / 255.0))
     if not out:
-        raise ValueError(f"no images in {folder}")
+        raise InvalidInputError(f"no images in {folder}")
     return out
 
 

@@ -15,6 +15,7 @@ from gan_engine.data import pairs
 from gan_engine.data.imageio import as_rgb, load_rgb
 from gan_engine.inference.style import METHODS, StyleOptimizeConfig, Stylizer, stylize
 from gan_engine.losses.style import CONTENT_LAYERS, STYLE_LAYERS, StyleScorer, feature_network
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["evaluate_style", "format_table", "image_grid"]
 
@@ -31,20 +32,20 @@ def evaluate_style(folder: str | Path, reference: str | Path | None, *, method: 
     ``feature_weights``: the VGG19 state dict of the scoring network (None: the seeded random one).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
+        raise InvalidInputError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
     stylizer = Stylizer(weights, device=device) if method == "feedforward" else None
     if reference is None:
         if stylizer is None:
-            raise ValueError(f"method {method!r} needs a reference image")
+            raise InvalidInputError(f"method {method!r} needs a reference image")
         reference = stylizer.reference.get("path")
         if not reference or not Path(reference).is_file():
-            raise ValueError(f"give --reference: the model card's reference {reference!r} is not on this machine")
+            raise InvalidInputError(f"give --reference: the model card's reference {reference!r} is not on this machine")
     ref = load_rgb(reference)
     scorer = StyleScorer(ref, max_side=max_side,
                          feature_net=feature_network(feature_weights, STYLE_LAYERS + CONTENT_LAYERS))
     paths = pairs.list_images(folder)[:limit]
     if not paths:
-        raise ValueError(f"no images in {folder}")
+        raise InvalidInputError(f"no images in {folder}")
     it = paths
     if progress:
         from tqdm import tqdm

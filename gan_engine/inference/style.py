@@ -61,6 +61,7 @@ from gan_engine.losses import perceptual
 from gan_engine.losses.style import (
     CONTENT_LAYERS, FINE_STYLE_LAYERS, feature_network, image_to_tensor, reference_grams, tensor_to_image,
 )
+from gan_engine.errors import InvalidInputError
 
 __all__ = [
     "METHODS", "DEFAULT_WEIGHTS", "CARD_TASK", "LabStats", "lab_statistics", "color_transfer", "StyleReport",
@@ -217,13 +218,13 @@ class StyleOptimizeConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
+            raise InvalidInputError(f"steps must be >= 0, got {self.steps}")
         if self.optimizer not in ("adam", "lbfgs"):
-            raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {self.optimizer!r}")
+            raise InvalidInputError(f"optimizer must be 'adam' or 'lbfgs', not {self.optimizer!r}")
         if self.init not in ("content", "color", "noise"):
-            raise ValueError(f"init must be 'content', 'color' or 'noise', not {self.init!r}")
+            raise InvalidInputError(f"init must be 'content', 'color' or 'noise', not {self.init!r}")
         if self.max_side < 16:
-            raise ValueError(f"max_side must be >= 16, got {self.max_side}")
+            raise InvalidInputError(f"max_side must be >= 16, got {self.max_side}")
         perceptual.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma)  # validates >= 0
 
 
@@ -380,13 +381,13 @@ def stylize(content: np.ndarray, *, method: str = "color", reference: np.ndarray
     optimisation's (default: StyleOptimizeConfig() on ``device`` without a progress bar).
     """
     if method not in METHODS:
-        raise ValueError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
+        raise InvalidInputError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
     strength = _check_strength(strength)
     if method == "feedforward":
         stylizer = stylizer or Stylizer(weights, device=device)
         return stylizer.stylize(content, strength=strength, tile=tile, progress=progress)
     if reference is None:
-        raise ValueError(f"method {method!r} needs a reference image")
+        raise InvalidInputError(f"method {method!r} needs a reference image")
     if method == "color":
         return color_transfer(content, reference, strength=strength, progress=progress)
     config = config or StyleOptimizeConfig(device=str(resolve_device(device)), progress=False)
@@ -408,12 +409,12 @@ def stylize_file(path_in: str | Path, path_out: str | Path, *, method: str = "co
     ``checkpoints.CheckpointError`` for unusable weights.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
+        raise InvalidInputError(f"unknown style method {method!r}; choose from {', '.join(METHODS)}")
     strength = _check_strength(strength)
     ref = None
     if method != "feedforward":
         if reference is None:
-            raise ValueError(f"method {method!r} needs a reference image")
+            raise InvalidInputError(f"method {method!r} needs a reference image")
         ref = reference if isinstance(reference, np.ndarray) else load_rgb(reference)
     loaded = imageio.load_image(path_in)
     out = stylize(loaded.rgb, method=method, reference=ref, stylizer=stylizer, weights=weights, config=config,

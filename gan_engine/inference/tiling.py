@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan_engine.errors import InvalidInputError
+
 __all__ = ["run_tiled", "run_untiled", "tile_windows", "prepare_for_inference", "reflect_indices"]
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ def _check_image(model: nn.Module, image: np.ndarray) -> None:
     in_ch = getattr(model, "config", {}).get("in_ch", image.shape[2])
     if image.shape[2] != in_ch:
         hint = " (convert grey to 3 channels first: np.repeat(img, 3, axis=2))" if image.shape[2] == 1 else ""
-        raise ValueError(f"image has {image.shape[2]} channels, the model takes {in_ch}{hint}")
+        raise InvalidInputError(f"image has {image.shape[2]} channels, the model takes {in_ch}{hint}")
 
 
 @torch.inference_mode()
@@ -124,13 +126,13 @@ def run_tiled(model: nn.Module, image: np.ndarray, *, tile: int = 512, overlap: 
     """
     _check_image(model, image)
     if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
+        raise InvalidInputError(f"tile must be >= 1, got {tile}")
     device = _model_device(model) if device is None else torch.device(device)
     multiple = int(getattr(model, "size_multiple", 1))
     scale = int(getattr(model, "scale", 1))
     overlap = int(model.receptive_radius) if overlap is None else int(overlap)
     if overlap < 0:
-        raise ValueError(f"overlap must be >= 0, got {overlap}")
+        raise InvalidInputError(f"overlap must be >= 0, got {overlap}")
     overlap = _round_up(overlap, multiple)
     tile = _round_up(tile, multiple)
     use_half = bool(half) and device.type == "cuda"

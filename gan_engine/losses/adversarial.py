@@ -23,6 +23,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from gan_engine.errors import InvalidInputError
+
 __all__ = ["ADVERSARIAL_KINDS", "d_adversarial_loss", "g_adversarial_loss", "feature_matching_loss"]
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "nonsaturating")
@@ -30,7 +32,7 @@ ADVERSARIAL_KINDS = ("lsgan", "hinge", "nonsaturating")
 
 def _check_kind(kind: str) -> None:
     if kind not in ADVERSARIAL_KINDS:
-        raise ValueError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_KINDS)}")
+        raise InvalidInputError(f"unknown adversarial loss {kind!r}; choose from {', '.join(ADVERSARIAL_KINDS)}")
 
 
 def d_adversarial_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "lsgan") -> torch.Tensor:

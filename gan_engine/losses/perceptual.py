@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+from gan_engine.errors import InvalidInputError
 
 __all__ = [
     "LossWeights", "gram_matrix", "content_loss", "style_loss", "tv_loss", "l1_loss", "perceptual_loss",
@@ -33,7 +34,7 @@ class LossWeights:
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
             if not (value >= 0.0):  # also rejects NaN
-                raise ValueError(f"LossWeights.{name} must be >= 0, got {value}")
+                raise InvalidInputError(f"LossWeights.{name} must be >= 0, got {value}")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_engine.errors import GanEngineError
+
 __all__ = ["MobileNetV2", "TAPS", "TAP_CHANNELS", "convert", "load", "MobileNetWeightsError", "SOURCE"]
 
 SOURCE = {
@@ -46,7 +48,7 @@ TAPS: dict[str, int] = {"s2": 0, "s4": 2, "s8": 5, "s16": 12, "s32": 16}
 TAP_CHANNELS: dict[str, int] = {"s2": 16, "s4": 24, "s8": 32, "s16": 96, "s32": 320}
 
 
-class MobileNetWeightsError(ValueError):
+class MobileNetWeightsError(GanEngineError, ValueError):
     """A converted weights file is missing or does not fit the architecture."""
 
 

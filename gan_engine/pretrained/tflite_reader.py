@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_engine.errors import GanEngineError
+
 __all__ = ["TFLiteError", "TFLiteOp", "read_ops"]
 
 
-class TFLiteError(ValueError):
+class TFLiteError(GanEngineError, ValueError):
     """A file that is not a TFLite model, or one with an operator the reader does not know."""
 
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from gan_engine.data import color, pairs
 from gan_engine.training import tasks
+from gan_engine.errors import InvalidInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gan_engine.training.loop import TrainConfig
@@ -59,7 +60,7 @@ def colour_config(config: "TrainConfig") -> ColourConfig:
     try:
         return replace(ColourConfig(), **config.colour)
     except TypeError as exc:
-        raise ValueError(f"colour overrides {config.colour}: {exc}") from None
+        raise InvalidInputError(f"colour overrides {config.colour}: {exc}") from None
 
 
 def lightness(rgb: np.ndarray) -> np.ndarray:
@@ -153,7 +154,7 @@ def _prepare(config: "TrainConfig", pools: list) -> dict:
             log.info("colorize: dropped %d grey images of %s", before - len(pool.images), pool.folder)
     images = [img for pool in pools for img in pool.images]
     if not images:
-        raise ValueError("colorize needs colour training images (every image given is grey)")
+        raise InvalidInputError("colorize needs colour training images (every image given is grey)")
     centres, weights, _ = ab_prior(images, cfg, np.random.default_rng(config.seed))
     log.info("colorize: %d ab bins from %d images", len(centres), len(images))
     return {"bins": centres.tolist(), "class_weights": [round(float(v), 5) for v in weights],

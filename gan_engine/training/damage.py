@@ -36,6 +36,7 @@ from gan_engine import checkpoints
 from gan_engine.archs.damage import DETECTOR_CONFIG, INPAINTER_CONFIG, build_detector, build_inpainter, fill
 from gan_engine.data.pairs import ImagePool, decode_image, list_images, random_crop
 from gan_engine.data.damage import DamageConfig, damage_example, grow_mask
+from gan_engine.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def train_damage(config: DamageTrainConfig) -> tuple[Path, Path]:
              for d in config.data]
     pools = [p for p in pools if p.images]
     if not pools:
-        raise ValueError("no training images")
+        raise InvalidInputError("no training images")
     val_paths = [p for d in config.data for p in list_images(d)[-config.val_per_folder:]] if config.val_per_folder else []
     val_set = validation_set(val_paths, config.val_crop, 1_000_000, damage_cfg, config.max_side)
 

@@ -39,6 +39,7 @@ from gan_engine.evaluation import metrics
 from gan_engine.losses import perceptual
 from gan_engine.losses.adversarial import d_adversarial_loss, feature_matching_loss, g_adversarial_loss
 from gan_engine.training import tasks
+from gan_engine.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +110,16 @@ class TrainConfig:
 
     def __post_init__(self):
         if not self.data:
-            raise ValueError("TrainConfig.data: give at least one training folder")
+            raise InvalidInputError("TrainConfig.data: give at least one training folder")
         from gan_engine.training.tasks import TASKS
         if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; trained tasks: {', '.join(TASKS)}")
+            raise InvalidInputError(f"unknown task {self.task!r}; trained tasks: {', '.join(TASKS)}")
         if self.task == "upscale" and self.scale not in (2, 4):
-            raise ValueError(f"scale must be 2 or 4, not {self.scale}")
+            raise InvalidInputError(f"scale must be 2 or 4, not {self.scale}")
         if self.task == "upscale" and self.crop % self.scale:
-            raise ValueError(f"crop {self.crop} is not a multiple of the scale {self.scale}")
+            raise InvalidInputError(f"crop {self.crop} is not a multiple of the scale {self.scale}")
         if self.steps < 1 or self.batch < 1 or self.crop < 16:
-            raise ValueError("steps >= 1, batch >= 1 and crop >= 16 are required")
+            raise InvalidInputError("steps >= 1, batch >= 1 and crop >= 16 are required")
 
 
 def get_lr(step: int, config: TrainConfig, peak: float, progress: float | None = None) -> float:
@@ -289,7 +290,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     if config.init:
         init_model, init_card = checkpoints.load_checkpoint(config.init, device="cpu")
         if init_card.get("architecture") != gen_name:
-            raise ValueError(f"--init {config.init}: architecture {init_card.get('architecture')!r} "
+            raise InvalidInputError(f"--init {config.init}: architecture {init_card.get('architecture')!r} "
                              f"is not {gen_name!r}")
         G = init_model.to(device)
         if "class_weights" in prepared and hasattr(G, "set_class_weights"):
@@ -311,7 +312,7 @@ def train(config: TrainConfig, *, on_step: Callable[[int, dict[str, float]], Non
     if feature_net is not None:
         feature_net.requires_grad_(False)
     if config.crop % getattr(G, "size_multiple", 1):
-        raise ValueError(f"crop {config.crop} is not a multiple of {G.size_multiple}")
+        raise InvalidInputError(f"crop {config.crop} is not a multiple of {G.size_multiple}")
     log.info("G %s: %.2f M params; D %s: %.2f M params", gen_name,
              sum(p.numel() for p in G.parameters()) / 1e6, config.discriminator,
              sum(p.numel() for p in D.parameters()) / 1e6)

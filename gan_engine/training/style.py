@@ -30,6 +30,7 @@ from gan_engine.devices import resolve_device
 from gan_engine.inference.style import CARD_TASK
 from gan_engine.losses import adversarial, perceptual
 from gan_engine.losses.style import CONTENT_LAYERS, FINE_STYLE_LAYERS, feature_network, reference_grams
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["StyleTrainConfig", "train_feedforward"]
 
@@ -90,18 +91,18 @@ class StyleTrainConfig:
 
     def __post_init__(self) -> None:
         if not self.reference:
-            raise ValueError("StyleTrainConfig.reference: give the style reference image")
+            raise InvalidInputError("StyleTrainConfig.reference: give the style reference image")
         if not self.data:
-            raise ValueError("StyleTrainConfig.data: give at least one folder of content images")
+            raise InvalidInputError("StyleTrainConfig.data: give at least one folder of content images")
         if self.steps < 1 or self.batch < 1 or self.crop < 16:
-            raise ValueError("steps >= 1, batch >= 1 and crop >= 16 are required")
+            raise InvalidInputError("steps >= 1, batch >= 1 and crop >= 16 are required")
         if self.margin < 0 or self.crop - 2 * self.margin < 16:
-            raise ValueError(f"margin must be >= 0 and leave at least 16 px of the {self.crop} px crop")
+            raise InvalidInputError(f"margin must be >= 0 and leave at least 16 px of the {self.crop} px crop")
         if not 0.0 <= self.adv_start <= 1.0:
-            raise ValueError(f"adv_start must be in [0, 1], got {self.adv_start}")
+            raise InvalidInputError(f"adv_start must be in [0, 1], got {self.adv_start}")
         perceptual.LossWeights(alpha=self.alpha, beta=self.beta, gamma=self.gamma, adversarial=self.adversarial)
         if self.adv_kind not in adversarial.ADVERSARIAL_KINDS:
-            raise ValueError(f"unknown adversarial loss {self.adv_kind!r}")
+            raise InvalidInputError(f"unknown adversarial loss {self.adv_kind!r}")
 
 
 def _cosine_lr(progress: float, peak: float, floor_ratio: float = 0.05) -> float:
@@ -126,7 +127,7 @@ def _load_pools(config: StyleTrainConfig) -> list[pairs.ImagePool]:
     for folder in config.data:
         paths = pairs.list_images(folder)
         if not paths:
-            raise ValueError(f"no images in {folder}")
+            raise InvalidInputError(f"no images in {folder}")
         if config.max_images and len(paths) > config.max_images:
             # an even spread over the sorted names, so every subset of a folder is represented
             keep = np.linspace(0, len(paths) - 1, config.max_images).round().astype(int)
@@ -176,7 +177,7 @@ def train_feedforward(config: StyleTrainConfig, *,
     reference = load_rgb(ref_path)  # ImageReadError for a missing or non-image file
     for folder in config.data:
         if not Path(folder).exists():
-            raise FileNotFoundError(f"no such folder: {folder}")
+            raise InvalidInputError(f"no such folder: {folder}")
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -195,7 +196,7 @@ def train_feedforward(config: StyleTrainConfig, *,
 
     G = archs.build_generator(config.generator, **config.generator_config).to(device)
     if config.crop % G.size_multiple:
-        raise ValueError(f"crop {config.crop} is not a multiple of the generator's size_multiple {G.size_multiple}")
+        raise InvalidInputError(f"crop {config.crop} is not a multiple of the generator's size_multiple {G.size_multiple}")
     if getattr(G, "config", {}).get("head") == "residual" and hasattr(G, "tail"):
         nn.init.zeros_(G.tail.weight)  # start as the identity: the content is there from step 0
         nn.init.zeros_(G.tail.bias)

@@ -27,6 +27,7 @@ import torch
 from gan_engine.data import pairs, resampling
 from gan_engine.data.degradations import pipeline
 from gan_engine.losses import perceptual
+from gan_engine.errors import InvalidInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gan_engine.training.loop import TrainConfig
@@ -105,7 +106,7 @@ def _restore_pairs(config: "TrainConfig") -> PairMaker:
     try:
         aging = dataclasses.replace(pipeline.AgingConfig(), **config.aging)
     except TypeError as exc:
-        raise ValueError(f"aging overrides {config.aging}: {exc}") from None
+        raise InvalidInputError(f"aging overrides {config.aging}: {exc}") from None
 
     def make(clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         aged, target, _ = pairs.make_pair(clean, rng, aging)
@@ -174,5 +175,5 @@ TASKS: dict[str, Callable[[], TaskSpec]] = {
 def get_task(name: str) -> TaskSpec:
     """TASKS[name](); ValueError naming the known tasks otherwise."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; trained tasks: {', '.join(TASKS)}")
+        raise InvalidInputError(f"unknown task {name!r}; trained tasks: {', '.join(TASKS)}")
     return TASKS[name]()

@@ -15,6 +15,7 @@ import numpy as np
 from gan_engine.data.degradations.base import (
     _image_op, _keep_channels, _luma, _noise, _std, _sub, _texture_noise,
 )
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["gaussian_blur", "defocus_blur", "motion_blur", "sharpen", "film_grain", "sensor_noise",
     "add_gaussian_noise"]
@@ -128,7 +129,7 @@ def sensor_noise(x: np.ndarray, *, seed: int, kind: str, level: float, mono: boo
         return x + np.sqrt(level * np.maximum(x, 0.0)) * n
     if kind == "speckle":
         return x * (1.0 + level * n)
-    raise ValueError(f"unknown noise kind {kind!r}")
+    raise InvalidInputError(f"unknown noise kind {kind!r}")
 
 
 def add_gaussian_noise(img, sigma_255: float, seed: int, *, clip: bool = True) -> np.ndarray:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from gan_engine.data.degradations.base import _image_op, _keep_channels, _smooth_field, _std, _texture_noise
+from gan_engine.errors import InvalidInputError
 
 __all__ = ["jpeg", "resample", "halftone", "paper_texture"]
 
@@ -116,6 +117,6 @@ def paper_texture(x: np.ndarray, *, seed: int, strength: float, kind: str = "fib
         b = cv2.GaussianBlur(n, (0, 0), scale)
         t = b - np.roll(b, (1, 1), axis=(0, 1))  # light from the top left on a bumpy surface
     else:
-        raise ValueError(f"unknown paper kind {kind!r}")
+        raise InvalidInputError(f"unknown paper kind {kind!r}")
     t = t / _std(t)
     return x * (1.0 + strength * t[..., None])
