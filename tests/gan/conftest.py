@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.gan._style_helpers import save, scene, sepia
+
 
 @pytest.fixture(autouse=True)
 def _seeded_torch():
@@ -35,3 +37,14 @@ def tiny_unet_config() -> dict:
 def shallow_unet_config() -> dict:
     """A 2-level U-Net (radius 26, size_multiple 4): lets a 97x131 image hold real tile interiors."""
     return {"base": 8, "mults": [1, 2, 2], "enc_blocks": [0, 1], "dec_blocks": [1, 1], "mid_blocks": 1}
+
+
+@pytest.fixture
+def style_folders(tmp_path, rng):
+    """(folder of three content images, a sepia reference image) for the style tests."""
+    content = tmp_path / "content"
+    content.mkdir()
+    for i in range(3):
+        save(content / f"c{i}.png", scene(rng, 72, 88))
+    reference = save(tmp_path / "sepia.png", sepia(rng, 64, 64))
+    return content, reference
