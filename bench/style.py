@@ -74,7 +74,8 @@ def child(args) -> dict:
 
     torch.set_num_threads(args.threads)
     from gan_engine.inference import style
-    from gan_engine.losses.style import StyleScorer
+    from gan_engine.cli.common import _feature_weights
+    from gan_engine.losses.style import CONTENT_LAYERS, STYLE_LAYERS, StyleScorer, feature_network
 
     content, content_path = _content(args.content, args.megapixels)
     reference, reference_path = _reference(args.reference)
@@ -82,7 +83,9 @@ def child(args) -> dict:
     t_load = time.perf_counter()
     stylizer = style.Stylizer(args.weights, device=args.device) if method == "feedforward" else None
     load_s = time.perf_counter() - t_load
-    config = style.StyleOptimizeConfig(steps=args.steps, device=args.device, progress=False)
+    # The feature network is passed in (GAN_VGG19_WEIGHTS read here, as the CLI does).
+    vgg = _feature_weights()
+    config = style.StyleOptimizeConfig(steps=args.steps, device=args.device, progress=False, feature_weights=vgg)
     warm = content[:64, :64].copy()
     style.stylize(warm, method=method, reference=reference, stylizer=stylizer, device=args.device,
                   config=style.StyleOptimizeConfig(steps=1, max_side=64, device=args.device, progress=False))
@@ -91,7 +94,7 @@ def child(args) -> dict:
                         device=args.device)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    scorer = StyleScorer(reference)
+    scorer = StyleScorer(reference, feature_net=feature_network(vgg, STYLE_LAYERS + CONTENT_LAYERS))
     before, after = scorer.score(content, content), scorer.score(out, content)
     h, w = content.shape[:2]
     return {"method": method, "steps": args.steps if method == "optimize" else None, "height": h, "width": w,
