@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The install is redone only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install venv migrate clean
+.PHONY: run test test-fast lint-imports install venv migrate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,17 @@ run: migrate
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py rundev --addr 127.0.0.1:8000
 
-test: install
+# The layer contracts (pyproject.toml, [tool.importlinter]; docs/dev/architecture.md).
+lint-imports: install
+	$(VENV)/bin/lint-imports --no-cache
+
+# The whole suite, as CI runs it: contracts, then every test (real qcluster, browser, training runs).
+test: lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite without the slow tests (real subprocesses, browsers, training runs): for iterating.
+test-fast: lint-imports
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var/test_archive.sqlite3

@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("ARCHIVE_API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "restoration.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "restoration.delivery.api.exceptions.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -222,7 +222,7 @@ if os.environ.get("Q_REDIS_URL"):
 else:
     Q_CLUSTER["orm"] = "default"
 
-# --- Restoration jobs (restoration.engine, restoration.jobs) ------------------------------------
+# --- Restoration jobs (restoration.jobs.engine, restoration.jobs) ------------------------------------
 # Where the GAN runs: "auto" (first CUDA device, else CPU), "cpu" or "cuda:N" (one worker machine
 # per GPU: start each qcluster with its own GAN_DEVICE).
 GAN_DEVICE = os.environ.get("GAN_DEVICE", "auto")
@@ -231,7 +231,7 @@ GAN_THREADS = env_int("GAN_THREADS", 0)
 # Default tile side in pixels (a job's "tile" parameter overrides it; it never changes the result).
 GAN_TILE = env_int("GAN_TILE", 512)
 # The tasks this installation offers (comma-separated; an archive may leave style transfer out, say).
-# A task offered here is available when one of its variants can run (restoration.engine).
+# A task offered here is available when one of its variants can run (restoration.jobs.engine).
 GAN_TASKS = tuple(t.strip() for t in os.environ.get("GAN_TASKS", "restore,colorize,upscale,style").split(",")
                   if t.strip())
 # Weights files: GAN_WEIGHTS_<KEY> names a file, else <GAN_WEIGHTS_DIR>/<key>.safetensors (its model

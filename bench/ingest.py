@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from restoration import imaging, services
+    from restoration.core import imaging, services
 
     call_command("migrate", verbosity=0)
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); baseline RSS {current_rss_mib():.0f} MiB\n")

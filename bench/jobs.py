@@ -7,7 +7,7 @@ previous one to finish, so no job waits behind another) and prints, per job:
 
 - latency: ``finished_at - created_at`` (the row is committed and the message sent at once);
 - model time: loading the model (first job of the worker only) plus inference, as measured by
-  ``restoration.engine``;
+  ``restoration.jobs.engine``;
 - overhead = latency - model time: broker polling and pickup, the claim, fetching the original
   with its fixity check, XMP labels, the second fixity check, storing the derivative with its
   thumbnail, access copy and events, and the final update.
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     from gan_engine import archs, checkpoints
-    from restoration import jobs, services
+    from restoration import jobs
+    from restoration.core import services
     from restoration.models import JobStatus
 
     call_command("migrate", verbosity=0)

@@ -13,3 +13,6 @@ class RestorationConfig(AppConfig):
         # Pillow's own bomb guard follows the archive's limit (it warns above it and refuses at
         # twice it); ingest checks the limit itself, before decoding, with a clear error.
         Image.MAX_IMAGE_PIXELS = settings.ARCHIVE_MAX_IMAGE_PIXELS
+        # The admin lives in the delivery layer; Django's autodiscovery looks for
+        # ``restoration.admin`` only, so its registrations are imported here.
+        from restoration.delivery import admin  # noqa: F401

@@ -7,15 +7,24 @@ Pillow or OpenCV (16-bit colour, which Pillow cannot write), each with distinct 
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+
+from tests.support import image_bytes, save_tiny_checkpoint, token_client
+
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
+
+    from restoration.models import Collection
 
 EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 _distinct = itertools.count(1)
@@ -223,7 +232,7 @@ def superuser(django_user_model):
 @pytest.fixture
 def ingest(db, curator):
     """Ingests a file through the service: ``ingest(path, metadata=None, collection=None, user=curator)``."""
-    from restoration import services
+    from restoration.core import services
 
     def run(path: Path, metadata: dict | None = None, *, collection=None, user=curator, route: str = "cli"):
         with open(path, "rb") as fh:
@@ -368,3 +377,177 @@ def bad_upload(request, make_image, archive_dirs, settings) -> BadUpload:
     if case == "control_name":
         return BadUpload(make_image("control.png"), "\x1b\x07\u202e\t", "bad_filename")
     raise AssertionError(case)
+
+
+# --- API clients, collections, job settings (the fixtures of the API, pages and jobs tests) -------
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """Users are made with passwords in every test: the production hasher costs ~0.3 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_media(archive_dirs) -> Path:
+    """The test's media folder; ``default_storage`` follows it."""
+    from django.core.files.storage import default_storage
+
+    assert Path(default_storage.location) == archive_dirs.media, "default_storage did not follow the settings"
+    return archive_dirs.media
+
+
+@pytest.fixture
+def reader(django_user_model):
+    """An authenticated account with no permission and no staff status."""
+    return django_user_model.objects.create_user("reader", password="reader-pass-1234")
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def curator_client(curator) -> APIClient:
+    return token_client(curator)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return token_client(staff)
+
+
+@pytest.fixture
+def reader_client(reader) -> APIClient:
+    return token_client(reader)
+
+
+@pytest.fixture
+def public_collection(db) -> Collection:
+    from restoration.models import Collection
+
+    return Collection.objects.create(name="Public prints", slug="public-prints", is_public=True)
+
+
+@pytest.fixture
+def private_collection(db) -> Collection:
+    from restoration.models import Collection
+
+    return Collection.objects.create(name="Family album", slug="family-album", is_public=False)
+
+
+@pytest.fixture
+def ingest_item(api_media, curator):
+    """``ingest_item(identifier, **metadata)`` stores a fresh small PNG as a new item; returns the original."""
+    from restoration.core import services
+
+    def _ingest(identifier: str, *, data: bytes | None = None, filename: str | None = None, collection=None, **metadata):
+        data = image_bytes() if data is None else data
+        return services.ingest_upload(
+            io.BytesIO(data),
+            filename=filename or f"{identifier}.png",
+            metadata={"identifier": identifier, **metadata},
+            collection=collection,
+            user=curator,
+            route="api",
+        )
+
+    return _ingest
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("weights") / "restore.safetensors")
+
+
+@pytest.fixture
+def gan_settings(settings, tiny_weights, tmp_path) -> Path:
+    """Jobs use the tiny checkpoint on the CPU; the other tasks are off (style's colour transfer
+    needs no weights, so missing weights alone would not turn it off)."""
+    settings.GAN_TASKS = ("restore",)
+    settings.GAN_WEIGHTS = {
+        "restore": tiny_weights,
+        "colorize": tmp_path / "none" / "colorize.safetensors",
+        "upscale": tmp_path / "none" / "upscale.safetensors",
+        "style": tmp_path / "none" / "style.safetensors",
+    }
+    settings.GAN_DEVICE = "cpu"
+    settings.GAN_THREADS = 0  # leave the test process's own torch threads alone (see test_jobs_service)
+    settings.GAN_TILE = 64
+    settings.JOB_MAX_ATTEMPTS = 3
+    settings.JOB_PROGRESS_INTERVAL = 0.0
+    return tiny_weights
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list[int]:
+    """Job ids that would be sent to the broker, collected at once (nothing is sent).
+
+    In a test's transaction ``on_commit`` never fires, so the hook is replaced; the test of
+    submission checks the real ``on_commit`` path.
+    """
+    from restoration.jobs import submission
+
+    sent: list[int] = []
+    monkeypatch.setattr(submission, "enqueue_on_commit", sent.append)
+    return sent
+
+
+@pytest.fixture
+def original(db, curator, archive_dirs, make_image):
+    """``original(name="scan.png", **make_image kwargs)``: ingests an image, returns its original version."""
+    from restoration.core import services
+
+    def make(name: str = "scan.png", identifier: str | None = None, **kwargs):
+        path = make_image(name, **kwargs)
+        with open(path, "rb") as fh:
+            return services.ingest_upload(
+                fh, filename=name, metadata={"identifier": identifier or Path(name).stem}, collection=None,
+                user=curator, route="cli",
+            )
+
+    return make
+
+
+@pytest.fixture
+def start_cluster(transactional_db, gan_settings, settings, archive_dirs, tmp_path):
+    """``start_cluster(slow=False)`` starts a qcluster on the test database; all are killed at the end."""
+    import sys
+
+    from tests.support import Cluster, database_url
+
+    clusters: list[Cluster] = []
+
+    def start(*, slow: bool = False) -> Cluster:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "archive_site.settings",
+            "DATABASE_URL": database_url(),
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            "ARCHIVE_MEDIA_ROOT": str(archive_dirs.media),
+            "ARCHIVE_UPLOAD_TEMP_DIR": str(archive_dirs.uploads),
+            "ARCHIVE_VAR_DIR": str(archive_dirs.var),
+            "GAN_WEIGHTS_RESTORE": str(settings.GAN_WEIGHTS["restore"]),
+            "GAN_DEVICE": "cpu",
+            "GAN_THREADS": "1",
+            "GAN_TILE": str(settings.GAN_TILE),
+            "JOB_PROGRESS_INTERVAL": "0",
+            "Q_WORKERS": "1",
+            "Q_POLL": "0.1",
+            "Q_TIMEOUT": "120",
+            "Q_RETRY": "180",
+            "PYTHONUNBUFFERED": "1",
+            "SLOW_ENGINE_DELAY": "0.3",
+        }
+        env.pop("SQLITE_TEST_NAME", None)
+        argv = [sys.executable, "-m", "tests.jobs.slow_qcluster"] if slow else [sys.executable, "manage.py", "qcluster"]
+        cluster = Cluster(argv, env, tmp_path / f"qcluster-{len(clusters)}.log")
+        clusters.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        cluster.kill()

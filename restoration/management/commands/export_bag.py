@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from restoration import bagit_export
+from restoration.interop import bagit as bagit_export
 
 
 class Command(BaseCommand):

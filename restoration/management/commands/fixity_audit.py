@@ -6,10 +6,10 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from restoration import provenance
-from restoration.imaging import sha256_stream
+from restoration.core import provenance
+from restoration.core.imaging import sha256_stream
 from restoration.management.commands._progress import progress
-from restoration.models import EventOutcome, EventType, Version
+from restoration.core.models import EventOutcome, EventType, Version
 
 MISSING = "missing"
 

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from restoration import services
+from restoration.core import services
 from restoration.management.commands._progress import progress
-from restoration.models import DUBLIN_CORE_FIELDS, Collection
+from restoration.core.models import DUBLIN_CORE_FIELDS, Collection
 
 FILENAME_COLUMN = "filename"
 METADATA_COLUMNS = ("identifier", "title", *DUBLIN_CORE_FIELDS, "is_public")

@@ -1,0 +1,137 @@
+"""The only writer of PREMIS provenance: events, their agents and the versions they concern.
+
+Every event links its agents with a PREMIS role: the person who asked for the work as
+``implementer`` and the software that did it as ``executing program``. Versions the event acted
+on are ``source`` objects; versions it produced are ``outcome`` objects. Events are append-only
+(see ``restoration.core.models``): nothing here updates or deletes one.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import tomllib
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from restoration.core.models import (
+    PROVENANCE_WRITER,
+    Agent,
+    AgentType,
+    EventAgent,
+    EventObject,
+    EventOutcome,
+    EventType,
+    Item,
+    ProvenanceEvent,
+    Version,
+)
+
+SOFTWARE_NAME = "photo-archive"
+_DISTRIBUTION = "photo-archive-restoration"
+
+
+def _software_version() -> str:
+    """The archive's version: from the installed distribution, else from the checkout's pyproject."""
+    try:
+        return importlib.metadata.version(_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as fh:
+            return str(tomllib.load(fh)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+SOFTWARE_VERSION = _software_version()
+
+
+def archive_software() -> dict[str, str]:
+    """The ``software`` argument of ``record_event`` for work the archive itself does."""
+    return {"name": SOFTWARE_NAME, "version": SOFTWARE_VERSION}
+
+
+@contextmanager
+def _writing():
+    token = PROVENANCE_WRITER.set(True)
+    try:
+        yield
+    finally:
+        PROVENANCE_WRITER.reset(token)
+
+
+def software_agent(name: str, version: str, **detail: Any) -> Agent:
+    """The software agent with this name, version and detail, created on first use."""
+    for agent in Agent.objects.filter(agent_type=AgentType.SOFTWARE, name=name, version=version):
+        if agent.detail == detail:
+            return agent
+    return Agent.objects.create(agent_type=AgentType.SOFTWARE, name=name, version=version, detail=detail)
+
+
+def person_agent(user) -> Agent:
+    """The person agent of a user account, created on first use (named by its username)."""
+    agent = Agent.objects.filter(agent_type=AgentType.PERSON, user=user).order_by("pk").first()
+    if agent is None:
+        agent = Agent.objects.create(agent_type=AgentType.PERSON, name=user.get_username(), user=user)
+    return agent
+
+
+def record_event(
+    event_type: str,
+    *,
+    item: Item | None = None,
+    outcome: str = EventOutcome.SUCCESS,
+    detail: Mapping[str, Any] | None = None,
+    sources: Iterable[Version] = (),
+    outcomes: Iterable[Version] = (),
+    user=None,
+    software: Mapping[str, Any] | None = None,
+    extra_agents: Iterable[tuple[Agent, str]] = (),
+) -> ProvenanceEvent:
+    """Write one PREMIS event with its links, atomically, and return it.
+
+    ``software`` is ``{"name": ..., "version": ..., **detail}`` (e.g. ``archive_software()``),
+    linked as executing program; ``user`` (an authenticated user, else ignored) is linked as
+    implementer; ``extra_agents`` are ``(agent, EventAgent.Role)`` pairs. ``item`` defaults to the
+    item of the first source or outcome version.
+    """
+    if event_type not in EventType.values:
+        raise ValueError(f"Unknown PREMIS event type {event_type!r}.")
+    if outcome not in EventOutcome.values:
+        raise ValueError(f"Unknown event outcome {outcome!r}.")
+    sources, outcomes = list(sources), list(outcomes)
+    if item is None and (sources or outcomes):
+        item = (sources or outcomes)[0].item
+
+    agents: list[tuple[Agent, str]] = []
+    if user is not None and getattr(user, "is_authenticated", False):
+        agents.append((person_agent(user), EventAgent.Role.IMPLEMENTER))
+    if software:
+        fields = dict(software)
+        name, version = fields.pop("name"), str(fields.pop("version", ""))
+        agents.append((software_agent(name, version, **fields), EventAgent.Role.EXECUTING_PROGRAM))
+    agents.extend(extra_agents)
+
+    with transaction.atomic(), _writing():
+        event = ProvenanceEvent.objects.create(
+            event_type=event_type,
+            timestamp=timezone.now(),
+            outcome=outcome,
+            detail=dict(detail or {}),
+            item=item,
+        )
+        links = [EventObject(event=event, version=v, role=EventObject.Role.SOURCE) for v in sources]
+        links += [EventObject(event=event, version=v, role=EventObject.Role.OUTCOME) for v in outcomes]
+        if links:
+            EventObject.objects.bulk_create(links)
+        unique_agents = dict.fromkeys((agent.pk, str(role)) for agent, role in agents)
+        if unique_agents:
+            EventAgent.objects.bulk_create(
+                EventAgent(event=event, agent_id=agent_id, role=role) for agent_id, role in unique_agents
+            )
+    return event

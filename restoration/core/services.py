@@ -1,0 +1,493 @@
+"""Multi-step writes of the archive: ingest, derivatives, metadata edits, the preferred version.
+
+Each function is all-or-nothing. Everything that can be checked is checked before the first
+write: the file name, the metadata, the size, the digest (duplicates), the image headers and
+the decoding of its pixels (the display images are made from a temporary copy). Only then are
+the files stored and the rows written, inside ``transaction.atomic``; if that block fails, the
+stored files are deleted again, so a refused or failed ingest leaves no row, file, event or
+temporary file behind.
+
+Files go to Django's default storage (local disk or S3, by settings alone) under the item's
+``storage_prefix``, with names derived from their digest; the storage's ``save`` never
+overwrites (it picks a free name), and stored files are never changed or deleted afterwards.
+
+Callers should not wrap these functions in a larger transaction: Django has no hook for an
+outer rollback, so files stored by a call whose rows are later rolled back by the caller would
+remain in storage (``fixity_audit`` does not see them, as no row points to them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from restoration.core import imaging, provenance
+from restoration.core.models import (
+    DUBLIN_CORE_FIELDS,
+    Collection,
+    EventType,
+    ImmutableError,
+    Item,
+    Version,
+    VersionKind,
+)
+
+logger = logging.getLogger(__name__)
+
+ROUTES = ("api", "admin", "cli")
+# Keys ``ingest_upload`` accepts in ``metadata``; ``is_public`` is a bool, the others text.
+INGEST_METADATA_FIELDS = ("identifier", "title", *DUBLIN_CORE_FIELDS, "is_public")
+# Fields ``update_item_metadata`` may change (the identifier never changes).
+EDITABLE_ITEM_FIELDS = ("title", *DUBLIN_CORE_FIELDS, "collection", "is_public")
+# Longest original file name kept (characters); longer names are shortened, keeping the extension.
+MAX_FILENAME_LENGTH = 200
+# Characters kept in an identifier derived from a file name: letters, digits, "_", "." and "-".
+_IDENTIFIER_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+class IngestError(Exception):
+    """An upload the archive refuses, with a stable ``code`` and the ``field`` it concerns.
+
+    Codes: ``empty_file``, ``not_an_image``, ``corrupt_image``, ``unsupported_format``,
+    ``too_many_pixels``, ``file_too_large``, ``bad_filename``, ``duplicate`` (with
+    ``existing_version_id``), ``invalid_metadata``, ``identifier_taken``.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, field: str = "file", existing_version_id: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.existing_version_id = existing_version_id
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# --- Checks made before any write -------------------------------------------------------------
+
+
+def sanitize_filename(name: str) -> str:
+    """The name to record for an uploaded file: no directories, NFC, no control characters.
+
+    Strips any directory part (``/`` or ``\\``), normalises Unicode to NFC, removes control,
+    format (e.g. bidirectional overrides) and unassigned characters, collapses whitespace, strips
+    leading and trailing dots and spaces, and shortens the name to ``MAX_FILENAME_LENGTH``
+    characters keeping its extension. Refuses (``bad_filename``) a name with a NUL character or
+    one that is empty after this. Stored files are named from their digest, never from this.
+    """
+    if not isinstance(name, str) or "\x00" in name:
+        raise IngestError("bad_filename", "The file name contains a NUL character.")
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = " ".join(name.split()).strip(" .")
+    if not name:
+        raise IngestError("bad_filename", "The file name is empty once directories and control characters are removed.")
+    if len(name) > MAX_FILENAME_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: MAX_FILENAME_LENGTH - len(ext) - 1].rstrip(" .") + "." + ext
+        else:
+            name = name[:MAX_FILENAME_LENGTH].rstrip(" .")
+    return name
+
+
+def _clean_text(field: str, value: Any) -> str:
+    """A metadata value as stored: text, stripped, within the field's length, without NUL."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be text.")
+    value = value.strip()
+    if "\x00" in value:
+        raise ValueError(f"{field} contains a NUL character.")
+    max_length = Item._meta.get_field(field).max_length
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{field} is longer than {max_length} characters.")
+    return value
+
+
+def _clean_ingest_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for field, value in (metadata or {}).items():
+        if field not in INGEST_METADATA_FIELDS:
+            raise IngestError("invalid_metadata", f"Unknown metadata field {field!r}.", field=field)
+        if field == "is_public":
+            if not isinstance(value, bool):
+                raise IngestError("invalid_metadata", "is_public must be true or false.", field=field)
+            cleaned[field] = value
+            continue
+        try:
+            cleaned[field] = _clean_text(field, value)
+        except ValueError as exc:
+            raise IngestError("invalid_metadata", str(exc), field=field) from exc
+    identifier = cleaned.get("identifier", "")
+    if identifier and any(unicodedata.category(ch)[0] == "C" for ch in identifier):
+        raise IngestError("invalid_metadata", "The identifier contains control characters.", field="identifier")
+    return cleaned
+
+
+def _derived_identifier(filename: str, sha256: str) -> str:
+    """An identifier from the file name's stem, case and dots kept (scanner names often are
+    identifiers, e.g. ``NL-HaNA_2.24.01_0001``); other runs of characters become ``-``. The
+    content digest disambiguates a name already taken.
+    """
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    base = _IDENTIFIER_UNSAFE.sub("-", stem).strip("-.")[:150] or "item"
+    if not Item.objects.filter(identifier=base).exists():
+        return base
+    return f"{base}-{sha256[:8]}"
+
+
+@dataclass(frozen=True)
+class _Received:
+    """An upload copied to a temporary file, hashed, inspected and rendered for display."""
+
+    path: str
+    sha256: str
+    size: int
+    info: imaging.ImageInfo
+    thumbnail: bytes
+    access: bytes
+
+
+@contextmanager
+def _spooled(fileobj: BinaryIO) -> Iterator[tuple[str, str, int]]:
+    """(temporary path, sha256, size) of ``fileobj``, copied in one streaming pass; removed at exit."""
+    limit = settings.ARCHIVE_MAX_UPLOAD_BYTES
+    declared = getattr(fileobj, "size", None)
+    if isinstance(declared, int) and declared > limit:
+        raise IngestError("file_too_large", f"The file is larger than the limit of {limit} bytes.")
+    if getattr(fileobj, "seekable", lambda: False)():
+        fileobj.seek(0)
+    fd, path = tempfile.mkstemp(prefix="ingest-", suffix=".part", dir=settings.FILE_UPLOAD_TEMP_DIR or None)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            try:
+                sha256, size = imaging.sha256_stream(fileobj, sink=sink, max_bytes=limit)
+            except imaging.ImageRejected as exc:
+                raise IngestError(exc.code, exc.message) from exc
+        if size == 0:
+            raise IngestError("empty_file", "The file is empty.")
+        yield path, sha256, size
+    finally:
+        os.unlink(path)
+
+
+def _inspect(path: str, sha256: str, size: int) -> _Received:
+    """Header checks, then a full decode of the first page (for the display images)."""
+    try:
+        info = imaging.inspect_image(path, max_pixels=settings.ARCHIVE_MAX_IMAGE_PIXELS)
+        thumbnail, access = imaging.make_display_images(
+            path,
+            thumb_size=settings.ARCHIVE_THUMBNAIL_SIZE,
+            access_size=settings.ARCHIVE_ACCESS_SIZE,
+            quality=settings.ARCHIVE_ACCESS_QUALITY,
+        )
+    except imaging.ImageRejected as exc:
+        raise IngestError(exc.code, exc.message) from exc
+    return _Received(path=path, sha256=sha256, size=size, info=info, thumbnail=thumbnail, access=access)
+
+
+# --- Writes -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _files_removed_on_failure() -> Iterator[list[str]]:
+    """Collects the names of stored files; deletes them if the block raises."""
+    saved: list[str] = []
+    try:
+        yield saved
+    except BaseException:
+        for name in reversed(saved):
+            try:
+                default_storage.delete(name)
+            except Exception:  # keep the original error; the leftover is logged for an operator
+                logger.exception("Could not delete %s after a failed write", name)
+        raise
+
+
+def _store(name: str, content, saved: list[str]) -> str:
+    stored = default_storage.save(name, content, max_length=Version._meta.get_field("file").max_length)
+    saved.append(stored)
+    return stored
+
+
+def _create_version(
+    item: Item, received: _Received, *, kind: str, parent: Version | None, filename: str, user, saved: list[str]
+) -> Version:
+    """Stores the file and its display images under the item's prefix and writes the row."""
+    base = f"{item.storage_prefix}/{kind}-{received.sha256[:16]}"
+    with open(received.path, "rb") as fh:
+        file_name = _store(base + received.info.extension, File(fh), saved)
+    thumbnail = _store(base + ".thumb.jpg", ContentFile(received.thumbnail), saved)
+    access = _store(base + ".access.jpg", ContentFile(received.access), saved)
+    info = received.info
+    return Version.objects.create(
+        item=item,
+        kind=kind,
+        parent=parent,
+        file=file_name,
+        original_filename=filename,
+        sha256=received.sha256,
+        bytes=received.size,
+        width=info.width,
+        height=info.height,
+        mode=info.mode,
+        bit_depth=info.bit_depth,
+        mime_type=info.mime_type,
+        page_count=info.page_count,
+        thumbnail=thumbnail,
+        access_file=access,
+        created_by=user if _is_user(user) else None,
+        is_preferred=kind == VersionKind.ORIGINAL,
+    )
+
+
+def _is_user(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def _digest_event(version: Version, received: _Received, *, filename: str, route: str, user) -> None:
+    provenance.record_event(
+        EventType.MESSAGE_DIGEST_CALCULATION,
+        item=version.item,
+        outcomes=[version],
+        detail={
+            "algorithm": "sha256",
+            "value": received.sha256,
+            "bytes": received.size,
+            "route": route,
+            "original_filename": filename,
+            "format": received.info.format,
+        },
+        user=user,
+        software=provenance.archive_software(),
+    )
+
+
+def ingest_upload(
+    fileobj: BinaryIO,
+    *,
+    filename: str,
+    metadata: Mapping[str, Any],
+    collection: Collection | None,
+    user,
+    route: str,
+) -> Version:
+    """Creates an item from an uploaded image: its original version, display images and events.
+
+    ``metadata`` holds ``identifier`` (else derived from the file name), ``title``, any Dublin
+    Core field and ``is_public``; ``format`` defaults to the file's MIME type. ``route`` ("api",
+    "admin" or "cli") is recorded in the events. Raises ``IngestError``; on any failure nothing
+    remains (no row, stored file, event or temporary file).
+    """
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
+    safe_name = sanitize_filename(filename)
+    fields = _clean_ingest_metadata(metadata)
+    explicit_identifier = fields.pop("identifier", "")
+    if explicit_identifier and Item.objects.filter(identifier=explicit_identifier).exists():
+        raise IngestError(
+            "identifier_taken", f"The identifier {explicit_identifier!r} is already used.", field="identifier"
+        )
+
+    with _spooled(fileobj) as (path, sha256, size):
+        existing = Version.objects.originals().filter(sha256=sha256).values_list("pk", flat=True).first()
+        if existing is not None:
+            raise _duplicate(sha256, existing)
+        received = _inspect(path, sha256, size)
+        identifier = explicit_identifier or _derived_identifier(safe_name, sha256)
+        if not fields.get("format"):
+            fields["format"] = received.info.mime_type
+        try:
+            with _files_removed_on_failure() as saved, transaction.atomic():
+                item = Item.objects.create(identifier=identifier, collection=collection, **fields)
+                version = _create_version(
+                    item, received, kind=VersionKind.ORIGINAL, parent=None, filename=safe_name, user=user, saved=saved
+                )
+                _digest_event(version, received, filename=safe_name, route=route, user=user)
+                provenance.record_event(
+                    EventType.INGESTION,
+                    item=item,
+                    outcomes=[version],
+                    detail={
+                        "algorithm": "sha256",
+                        "value": sha256,
+                        "bytes": size,
+                        "route": route,
+                        "original_filename": safe_name,
+                        "format": received.info.format,
+                        "mime_type": received.info.mime_type,
+                        "identifier": identifier,
+                        "collection": collection.slug if collection else None,
+                    },
+                    user=user,
+                    software=provenance.archive_software(),
+                )
+        except IntegrityError as exc:
+            # Another ingest won a race for the same identifier or the same content.
+            if Item.objects.filter(identifier=identifier).exists():
+                raise IngestError(
+                    "identifier_taken", f"The identifier {identifier!r} is already used.", field="identifier"
+                ) from exc
+            existing = Version.objects.originals().filter(sha256=sha256).values_list("pk", flat=True).first()
+            if existing is not None:
+                raise _duplicate(sha256, existing) from exc
+            raise
+    logger.info("Ingested %s as %s (%s, %d bytes, via %s)", safe_name, identifier, sha256, size, route)
+    return version
+
+
+def _duplicate(sha256: str, existing_version_id: int) -> IngestError:
+    return IngestError(
+        "duplicate",
+        f"This file is already archived (version {existing_version_id}, sha256 {sha256}).",
+        existing_version_id=existing_version_id,
+    )
+
+
+def add_derivative(
+    parent: Version,
+    fileobj: BinaryIO,
+    *,
+    kind: str,
+    filename: str,
+    user,
+    software: Mapping[str, Any],
+    detail: Mapping[str, Any],
+    event_type: str = EventType.MODIFICATION,
+    also_from: Iterable[Version] = (),
+) -> Version:
+    """Adds a version derived from ``parent`` (e.g. a restoration), stored like an original.
+
+    ``software`` (``{"name", "version", ...}``) is recorded as the executing program of the
+    ``event_type`` event, with ``detail``; a ``message digest calculation`` event is written
+    too. ``also_from``: other versions the result was made from (a style job's reference, of
+    this item or another), linked to the event as sources beside ``parent``. Raises
+    ``IngestError`` for a refused file and ``ValueError`` for a bad ``kind``.
+    """
+    if kind not in VersionKind.values or kind == VersionKind.ORIGINAL:
+        raise ValueError(f"A derivative's kind must be one of the non-original kinds, not {kind!r}.")
+    if event_type not in EventType.values:
+        raise ValueError(f"Unknown PREMIS event type {event_type!r}.")
+    safe_name = sanitize_filename(filename)
+    with _spooled(fileobj) as (path, sha256, size):
+        received = _inspect(path, sha256, size)
+        with _files_removed_on_failure() as saved, transaction.atomic():
+            item = Item.objects.get(pk=parent.item_id)
+            version = _create_version(item, received, kind=kind, parent=parent, filename=safe_name, user=user, saved=saved)
+            _digest_event(version, received, filename=safe_name, route="derivative", user=user)
+            provenance.record_event(
+                event_type,
+                item=item,
+                sources=[parent, *(v for v in also_from if v.pk != parent.pk)],
+                outcomes=[version],
+                detail={"kind": kind, "sha256": sha256, **dict(detail)},
+                user=user,
+                software=software,
+            )
+    return version
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Collection):
+        return value.slug
+    return value
+
+
+def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Item:
+    """Applies metadata ``changes`` to ``item`` and records one ``metadata modification`` event.
+
+    ``changes`` maps fields of ``EDITABLE_ITEM_FIELDS`` to new values (``collection`` a
+    Collection or None). The event's detail lists each changed field's old and new value;
+    nothing is written when nothing changes. Changing ``identifier`` raises ``ImmutableError``;
+    an unknown field or an invalid value raises ``ValidationError``. ``item`` is updated in place
+    and returned.
+    """
+    with transaction.atomic():
+        current = Item.objects.select_for_update().get(pk=item.pk)
+        diff: dict[str, dict[str, Any]] = {}
+        errors: dict[str, str] = {}
+        for field, new in changes.items():
+            if field == "identifier":
+                if new != current.identifier:
+                    raise ImmutableError("An item's identifier cannot be changed once set.", code="identifier_immutable")
+                continue
+            if field not in EDITABLE_ITEM_FIELDS:
+                errors[field] = "This field cannot be edited."
+                continue
+            if field not in ("collection", "is_public"):
+                try:
+                    new = _clean_text(field, new)
+                except ValueError as exc:
+                    errors[field] = str(exc)
+                    continue
+            elif field == "is_public" and not isinstance(new, bool):
+                errors[field] = "is_public must be true or false."
+                continue
+            old = getattr(current, field)
+            if old != new:
+                diff[field] = {"old": _json_value(old), "new": _json_value(new)}
+                setattr(current, field, new)
+        if errors:
+            raise ValidationError(errors)
+        if not diff:
+            return item
+        current.save(update_fields=[*diff, "updated_at"])
+        provenance.record_event(
+            EventType.METADATA_MODIFICATION,
+            item=current,
+            detail={"changes": diff},
+            user=user,
+            software=provenance.archive_software(),
+        )
+    for field in (*diff, "updated_at"):
+        setattr(item, field, getattr(current, field))
+    return item
+
+
+def set_preferred_version(version: Version, *, user) -> Version:
+    """Makes ``version`` its item's preferred version (the one shown first), clearing the previous.
+
+    Records a ``metadata modification`` event with the old and new preferred version ids; does
+    nothing when ``version`` is already the preferred one.
+    """
+    with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=version.item_id)
+        previous = (
+            Version.objects.filter(item=item, is_preferred=True).exclude(pk=version.pk).values_list("pk", flat=True).first()
+        )
+        already = Version.objects.filter(pk=version.pk, is_preferred=True).exists()
+        if already and previous is None:
+            version.is_preferred = True
+            return version
+        if previous is not None:
+            Version.objects.filter(pk=previous).update(is_preferred=False)
+        Version.objects.filter(pk=version.pk).update(is_preferred=True)
+        provenance.record_event(
+            EventType.METADATA_MODIFICATION,
+            item=item,
+            sources=[version],
+            detail={"changes": {"preferred_version": {"old": previous, "new": version.pk}}},
+            user=user,
+            software=provenance.archive_software(),
+        )
+    version.is_preferred = True
+    return version

@@ -1,0 +1,287 @@
+"""The pages: collections, a grid of items, an item with its viewer, versions and provenance.
+
+Visibility is the API's: anonymous visitors see public collections and
+``Item.objects.visible_to(user)`` (public items outside any collection or in a public one);
+what they may not see answers 404, never 403, so its existence does not leak. Signed-in
+accounts see everything. Images are the API's own downloads (``/api/versions/{id}/...``), which
+apply the same rules, and tiles come from the IIIF image service (``/iiif/3/{id}/...``) when
+it is there.
+
+Queueing a job from an item's page needs the permission the API asks for
+(``restoration.add_restorationjob``, held by the "Curators" group): the page shows the form
+only to those who hold it, and a POST from anyone else is refused with 403 (and without a CSRF
+token, by the CSRF middleware). The work is handed to ``restoration.jobs.submit_job``. The
+page's script posts the same form with ``Accept: application/json`` and then polls the job's
+API detail (``GET /api/jobs/{id}/``) for its progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import get_script_prefix, reverse
+from django.utils.http import urlencode
+from django.views import View
+from django.views.generic import ListView
+
+from restoration.jobs import engine
+from restoration import jobs
+from restoration.core.models import (
+    DUBLIN_CORE_FIELDS,
+    Collection,
+    Item,
+    RestorationJob,
+    Version,
+)
+
+from . import display
+from .forms import ItemFilterForm, QueueJobForm
+
+logger = logging.getLogger(__name__)
+
+# The permissions the API's JobPermissions asks for: queueing (POST /api/items/{id}/jobs/) and
+# reading jobs (GET /api/jobs/{id}/, which the page polls).
+QUEUE_PERMISSION = "restoration.add_restorationjob"
+VIEW_JOBS_PERMISSION = "restoration.view_restorationjob"
+RECENT_JOBS = 5
+
+
+def visible_collections(user) -> QuerySet[Collection]:
+    collections = Collection.objects.all()
+    if not user.is_authenticated:
+        collections = collections.filter(is_public=True)
+    return collections
+
+
+def _visible_count(items: QuerySet[Item]) -> Coalesce:
+    """Annotation: how many of ``items`` belong to the collection of the outer row."""
+    counted = items.filter(collection=OuterRef("pk")).order_by().values("collection").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+class CollectionListView(ListView):
+    """``/``: the collections the visitor may see, with their visible items counted."""
+
+    template_name = "restoration/collections.html"
+    context_object_name = "collections"
+
+    def get_queryset(self) -> QuerySet[Collection]:
+        items = Item.objects.visible_to(self.request.user)
+        return visible_collections(self.request.user).annotate(item_count=_visible_count(items))
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        items = Item.objects.visible_to(self.request.user)
+        context["item_count"] = items.count()
+        context["loose_item_count"] = items.filter(collection__isnull=True).count()
+        return context
+
+
+def _cover(item: Item) -> Version | None:
+    """The version a grid shows: the preferred one, else the original."""
+    versions = item.grid_versions
+    return next((v for v in versions if v.is_preferred), None) or next((v for v in versions if v.is_original), None)
+
+
+class ItemGridView(ListView):
+    """``/collections/<slug>/`` (one collection) and ``/items/`` (every visible item): a grid of
+    thumbnails with search, filters and pagination."""
+
+    template_name = "restoration/item_grid.html"
+    context_object_name = "items"
+    paginate_by = 24
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        slug = kwargs.get("slug")
+        self.collection = get_object_or_404(visible_collections(request.user), slug=slug) if slug else None
+        self.filters = ItemFilterForm(request.GET)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Item]:
+        items = Item.objects.visible_to(self.request.user)
+        if self.collection is not None:
+            items = items.filter(collection=self.collection)
+        return (
+            self.filters.filter(items)
+            .select_related("collection")
+            .prefetch_related(Prefetch(
+                "versions", to_attr="grid_versions",
+                queryset=Version.objects.only("id", "item_id", "kind", "is_preferred", "thumbnail").order_by("id"),
+            ))
+            .order_by("identifier")
+        )
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        for item in context["items"]:
+            item.cover = _cover(item)
+            item.derivative_kinds = sorted({v.get_kind_display() for v in item.grid_versions if not v.is_original})
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            collection=self.collection,
+            filters=self.filters,
+            query_string=query.urlencode(),
+            filtered=any(self.request.GET.get(name) for name in self.filters.fields),
+        )
+        return context
+
+
+def _dublin_core(item: Item) -> list[tuple[str, str]]:
+    """(label, value) of the item's Dublin Core elements that have a value."""
+    names = ("title", "identifier", *DUBLIN_CORE_FIELDS)
+    return [
+        (str(Item._meta.get_field(name).verbose_name).capitalize(), getattr(item, name))
+        for name in names
+        if getattr(item, name)
+    ]
+
+
+def _alt_text(item: Item, shown: display.ShownVersion) -> str:
+    name = item.title or item.identifier
+    if shown.version.is_original:
+        return f"Original scan of {name}"
+    return f"{shown.version.get_kind_display()} version of {name}. {shown.ai_label}"
+
+
+def _viewer_config(item: Item, versions: list[display.ShownVersion], compare: display.ShownVersion | None) -> dict:
+    """What viewer.js needs: each version's size, access copy, IIIF service and label."""
+    iiif = f"{get_script_prefix()}iiif/3/"
+    original = next((s for s in versions if s.version.is_original), None)
+    return {
+        "original": original.version.pk if original else None,
+        "compare": compare.version.pk if compare else None,
+        "versions": {
+            str(shown.version.pk): {
+                "id": shown.version.pk,
+                "kind": shown.version.get_kind_display(),
+                "width": shown.version.width,
+                "height": shown.version.height,
+                "access": reverse("version-access", args=[shown.version.pk]) if shown.version.access_file else None,
+                "iiif": f"{iiif}{shown.version.pk}",
+                "label": shown.ai_label,
+                "alt": _alt_text(item, shown),
+            }
+            for shown in versions
+        },
+    }
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _job_json(job: RestorationJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "task": job.task,
+        "task_label": job.get_task_display(),
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "progress": job.progress,
+        "error": job.error,
+        "result_version": job.result_version_id,
+        "status_url": reverse("job-detail", args=[job.pk]),
+    }
+
+
+class ItemView(View):
+    """``/items/<identifier>/``: GET shows the item; POST queues a job on it (curators only)."""
+
+    template_name = "restoration/item.html"
+
+    def _item(self, request: HttpRequest, identifier: str) -> Item:
+        return get_object_or_404(Item.objects.visible_to(request.user).select_related("collection"), identifier=identifier)
+
+    def get(self, request: HttpRequest, identifier: str) -> HttpResponse:
+        return self._render(request, self._item(request, identifier))
+
+    def post(self, request: HttpRequest, identifier: str) -> HttpResponse:
+        item = self._item(request, identifier)  # 404 first: a refusal must not reveal a hidden item
+        if not request.user.has_perm(QUEUE_PERMISSION):
+            raise PermissionDenied("Queueing restoration jobs is for curators.")
+        versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))
+        form = QueueJobForm(request.POST, item=item, versions=versions, tasks=engine.available_tasks())
+        error = None
+        if form.is_valid():
+            try:
+                submission = jobs.submit_job(item, user=request.user, **form.job_request())
+            except jobs.JobError as exc:
+                error = exc
+            else:
+                return self._queued(request, item, submission)
+        if _wants_json(request):
+            errors = {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+            if error is not None:
+                errors.setdefault(error.field, []).append(error.message)
+            message = error.message if error is not None else "The job was not queued: check the form."
+            return JsonResponse({"code": error.code if error else "invalid", "detail": message, "errors": errors},
+                                status=400)
+        if error is not None:
+            form.add_error(None, error.message)
+        return self._render(request, item, form=form, status=400)
+
+    def _queued(self, request: HttpRequest, item: Item, submission: jobs.Submission) -> HttpResponse:
+        job = submission.job
+        if submission.reused:
+            message = f"This {job.get_task_display().lower()} was already done (job {job.pk}): its result is reused."
+        elif submission.created:
+            message = f"Job {job.pk} queued: {job.get_task_display().lower()}."
+        else:
+            message = f"The same job is already {job.get_status_display().lower()} (job {job.pk})."
+        logger.info("Page queue by %s on %s: %s", request.user, item.identifier, message)
+        if _wants_json(request):
+            return JsonResponse({"job": _job_json(job), "created": submission.created, "reused": submission.reused,
+                                 "detail": message}, status=200 if submission.reused else 202)
+        messages.success(request, message)
+        url = reverse("pages:item", args=[item.identifier])
+        if submission.reused:
+            url += "?" + urlencode({"compare": job.result_version_id})
+        return HttpResponseRedirect(url, status=303)
+
+    def _render(self, request: HttpRequest, item: Item, *, form: QueueJobForm | None = None,
+                status: int = 200) -> HttpResponse:
+        user = request.user
+        versions = display.shown_versions(item)
+        derivatives = [s for s in versions if not s.version.is_original]
+        compare = _chosen(derivatives, request.GET.get("compare"))
+        context: dict[str, Any] = {
+            "item": item,
+            "dublin_core": _dublin_core(item),
+            "versions": versions,
+            "original": next((s for s in versions if s.version.is_original), None),
+            "derivatives": derivatives,
+            "compare": compare,
+            "viewer_config": _viewer_config(item, versions, compare),
+            "timeline": display.timeline(item),
+            "can_queue": user.has_perm(QUEUE_PERMISSION),
+        }
+        if context["can_queue"]:
+            tasks = engine.available_tasks()
+            context["queue_form"] = form or QueueJobForm(
+                item=item, versions=[s.version for s in versions], tasks=tasks
+            )
+        context["show_jobs"] = user.has_perm(VIEW_JOBS_PERMISSION)
+        if context["show_jobs"]:
+            recent = list(RestorationJob.objects.filter(item=item).order_by("-created_at", "-id")[:RECENT_JOBS])
+            context["jobs"] = [(job, _job_json(job)) for job in recent]
+        return render(request, self.template_name, context, status=status)
+
+
+def _chosen(derivatives: list[display.ShownVersion], asked: str | None) -> display.ShownVersion | None:
+    """The derivative to compare with: the one asked for, else the preferred one, else the newest."""
+    if not derivatives:
+        return None
+    if asked and asked.isdigit():
+        for shown in derivatives:
+            if shown.version.pk == int(asked):
+                return shown
+    return next((s for s in derivatives if s.version.is_preferred), derivatives[-1])
+

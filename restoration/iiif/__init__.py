@@ -1,4 +1,0 @@
-"""IIIF for the archive: the Image API 3 service (``image``, ``views``) and Presentation 3
-manifests and collections (``presentation``). URLs: ``restoration.iiif.urls``, mounted at
-``/iiif/3/``. See docs/interop.md.
-"""

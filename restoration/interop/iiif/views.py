@@ -1,0 +1,272 @@
+"""IIIF endpoints: the Image API 3 service of every version, and Presentation 3 manifests.
+
+Visibility follows the REST API (``restoration.interop``): a version, item or collection that
+the caller may not see answers 404, as an unknown one does. Public resources carry
+``Access-Control-Allow-Origin: *`` and a public ``Cache-Control``; others ``private``.
+
+Image responses are cached on disk (``IIIF_CACHE_DIR``, default ``var/cache/iiif``) under the
+version's sha256 and the canonical form of the request: stored files never change, so a cached
+image is valid for as long as its version exists. Their ETag is derived from the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.http import parse_etags
+from django.views.decorators.http import require_safe
+from PIL import Image
+
+from restoration.interop import common as interop
+from restoration.core.models import Collection, Item, Version
+
+from . import image as iiif_image
+from . import presentation
+
+logger = logging.getLogger(__name__)
+
+# Part of every cache key: bump it when rendering changes, so old cached images are not served.
+RENDER_VERSION = "1"
+IMAGE_CONTEXT_JSONLD = f'application/ld+json;profile="{iiif_image.API_CONTEXT}"'
+PRESENTATION_JSONLD = f'application/ld+json;profile="{presentation.CONTEXT}"'
+
+
+def limits() -> iiif_image.Limits:
+    return iiif_image.Limits(
+        max_width=settings.IIIF_MAX_WIDTH or None, max_height=settings.IIIF_MAX_WIDTH or None,
+        max_area=settings.IIIF_MAX_AREA or None,
+    )
+
+
+def cache_dir() -> Path:
+    return Path(settings.IIIF_CACHE_DIR) if settings.IIIF_CACHE_DIR else Path(settings.VAR_DIR) / "cache" / "iiif"
+
+
+def source_info(version: Version) -> iiif_image.SourceInfo:
+    """Displayed size and colour of a version's file (header only; memoised by its sha256)."""
+    key = f"iiif-source:{RENDER_VERSION}:{version.sha256}"
+    cached = cache.get(key)
+    if cached is not None:
+        return iiif_image.SourceInfo(**cached)
+    with interop.local_path(version) as path:
+        info = iiif_image.read_source(lambda: Image.open(path))
+    cache.set(key, info.__dict__, None)
+    return info
+
+
+def service_url(version_id: int, base: str) -> str:
+    return base + reverse("iiif:base", args=[version_id])
+
+
+def _version_or_404(request: HttpRequest, version_id: int) -> tuple[Version, bool]:
+    """(version, public) for a version the caller may see; 404 otherwise."""
+    user = interop.request_user(request)
+    version = interop.visible_versions(user).filter(pk=version_id).first()
+    if version is None:
+        raise Http404("No such image.")
+    public = not user.is_authenticated or interop.is_public(version.item)
+    return version, public
+
+
+def _shared_headers(response: HttpResponse, public: bool) -> HttpResponse:
+    if public:
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Cache-Control"] = f"public, max-age={settings.IIIF_CACHE_MAX_AGE}"
+    else:
+        response["Cache-Control"] = f"private, max-age={settings.IIIF_CACHE_MAX_AGE}"
+    return response
+
+
+def _error(status: int, message: str, public: bool = True) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    if public:
+        response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _etag_matches(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = parse_etags(header)
+    return tags == ["*"] or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+def _wants_jsonld(request: HttpRequest) -> bool:
+    return "application/ld+json" in request.headers.get("Accept", "")
+
+
+def json_response(request: HttpRequest, document: dict, *, public: bool, jsonld_type: str) -> HttpResponse:
+    """JSON with the JSON-LD media type when the client asks for it (``Vary: Accept``)."""
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if _etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    else:
+        content_type = jsonld_type if _wants_jsonld(request) else "application/json"
+        response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    response["Vary"] = "Accept, Cookie, Authorization"
+    return _shared_headers(response, public)
+
+
+# --- Image API ----------------------------------------------------------------------------------
+
+
+@require_safe
+def base_redirect(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The service's base URI redirects to its info.json (303, as the specification asks)."""
+    _version, public = _version_or_404(request, version_id)
+    response = HttpResponseRedirect(reverse("iiif:info", args=[version_id]), status=303)
+    return _shared_headers(response, public)
+
+
+@require_safe
+def info(request: HttpRequest, version_id: int) -> HttpResponse:
+    version, public = _version_or_404(request, version_id)
+    try:
+        source = source_info(version)
+    except FileNotFoundError:
+        logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
+        return _error(404, "The stored file is missing.", public)
+    rights = version.item.rights if presentation.is_rights_uri(version.item.rights) else None
+    document = iiif_image.info_document(
+        service_url(version.pk, interop.base_url(request)), source, limits(), tile=settings.IIIF_TILE_SIZE,
+        rights=rights,
+    )
+    return json_response(request, document, public=public, jsonld_type=IMAGE_CONTEXT_JSONLD)
+
+
+def _cache_path(version: Version, canonical: str) -> tuple[Path, str]:
+    key = hashlib.sha256(
+        f"{RENDER_VERSION}:{version.sha256}:{canonical}:{settings.IIIF_JPEG_QUALITY}".encode()
+    ).hexdigest()[:40]
+    ext = canonical.rsplit(".", 1)[1]
+    return cache_dir() / version.sha256[:2] / version.sha256 / f"{key}.{ext}", key
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Writes the file under a temporary name and renames it: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+@require_safe
+def image(request: HttpRequest, version_id: int, region: str, size: str, rotation: str, quality_format: str):
+    """``{region}/{size}/{rotation}/{quality}.{format}``: cut on demand, then served from the cache."""
+    version, public = _version_or_404(request, version_id)
+    try:
+        source = source_info(version)
+        bounds = limits()
+        parsed = iiif_image.parse_request(region, size, rotation, quality_format, source, bounds)
+    except iiif_image.RequestError as err:
+        return _error(err.status, f"Bad {err.parameter}: {err.message}" if err.status == 400 else err.message, public)
+    except FileNotFoundError:
+        logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
+        return _error(404, "The stored file is missing.", public)
+    canonical = iiif_image.canonical_path(parsed, source, bounds)
+    path, key = _cache_path(version, canonical)
+    etag = f'"{key}"'
+    headers = {
+        "ETag": etag,
+        "Link": (
+            f'<{iiif_image.PROFILE_URI}>;rel="profile", '
+            f'<{service_url(version.pk, interop.base_url(request))}/{canonical}>;rel="canonical"'
+        ),
+    }
+    if _etag_matches(request, etag):
+        response = HttpResponseNotModified()
+    elif path.exists():
+        response = FileResponse(open(path, "rb"), content_type=parsed.media_type)
+    else:
+        try:
+            with interop.local_path(version) as stored:
+                picture, icc = iiif_image.render(lambda: Image.open(stored), parsed)
+        except FileNotFoundError:
+            logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
+            return _error(404, "The stored file is missing.", public)
+        data = iiif_image.encode(picture, parsed.format, icc_profile=icc, jpeg_quality=settings.IIIF_JPEG_QUALITY)
+        try:
+            _write_atomically(path, data)
+        except OSError:
+            logger.exception("IIIF: could not cache %s", path)  # still serve it
+        response = HttpResponse(data, content_type=parsed.media_type)
+    for name, value in headers.items():
+        response[name] = value
+    return _shared_headers(response, public)
+
+
+@require_safe
+def not_an_image_request(request: HttpRequest, version_id: int, rest: str) -> HttpResponse:
+    _version, public = _version_or_404(request, version_id)
+    return _error(400, f"{rest!r} is not an image request: use {{region}}/{{size}}/{{rotation}}/{{quality}}.{{format}} "
+                       "or info.json.", public)
+
+
+# --- Presentation API -----------------------------------------------------------------------------
+
+
+@require_safe
+def manifest(request: HttpRequest, identifier: str) -> HttpResponse:
+    user = interop.request_user(request)
+    item = get_object_or_404(Item.objects.visible_to(user).select_related("collection"), identifier=identifier)
+    public = not user.is_authenticated or interop.is_public(item)
+    versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))
+    try:
+        document = presentation.item_manifest(
+            item, versions, base=interop.base_url(request), source_info=source_info, limits=limits(), public=public,
+        )
+    except FileNotFoundError as exc:
+        logger.error("IIIF manifest of %s: a stored file is missing (%s)", item.identifier, exc)
+        return _error(404, "A stored file of this item is missing.", public)
+    return json_response(request, document, public=public, jsonld_type=PRESENTATION_JSONLD)
+
+
+def _visible_collections(user):
+    collections = Collection.objects.all()
+    return collections if user.is_authenticated else collections.filter(is_public=True)
+
+
+@require_safe
+def collection(request: HttpRequest, slug: str) -> HttpResponse:
+    user = interop.request_user(request)
+    found = get_object_or_404(_visible_collections(user), slug=slug)
+    items = Item.objects.visible_to(user).filter(collection=found).order_by("identifier")
+    document = presentation.collection_document(found, items, base=interop.base_url(request))
+    # Signed-in callers also see the non-public items of a public collection: not for shared caches.
+    public = found.is_public and not user.is_authenticated
+    return json_response(request, document, public=public, jsonld_type=PRESENTATION_JSONLD)
+
+
+@require_safe
+def top_collection(request: HttpRequest) -> HttpResponse:
+    user = interop.request_user(request)
+    document = presentation.top_collection_document(
+        _visible_collections(user).order_by("name", "id"), base=interop.base_url(request)
+    )
+    return json_response(request, document, public=not user.is_authenticated, jsonld_type=PRESENTATION_JSONLD)

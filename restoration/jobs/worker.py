@@ -1,0 +1,368 @@
+"""Running a restoration job in a django-q2 worker: claim, verify, run the engine, label, store.
+
+Each run writes only while it still owns the row (status running, same attempt number); every
+exception fails the job with a readable error and a PREMIS failure event, or re-queues it when
+it is transient (``is_transient``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from restoration.core import imaging, provenance, services, xmp
+from restoration.core.models import (
+    TASK_VERSION_KINDS,
+    EventOutcome,
+    EventType,
+    JobStatus,
+    JobTask,
+    RestorationJob,
+    Version,
+)
+from restoration.jobs import engine
+from restoration.jobs import submission
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+
+class JobFailed(Exception):
+    """A run that cannot succeed (e.g. the original no longer matches its checksum)."""
+
+
+class JobLost(Exception):
+    """The run no longer owns its job (the reaper re-queued or failed it): stop, write nothing."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class _ProgressWriter:
+    """``progress(fraction)`` for the engine: writes progress and heartbeat at most every
+    ``interval`` seconds, and raises ``JobLost`` when the run no longer owns its job."""
+
+    def __init__(self, job_id: int, attempt: int, interval: float, *, clock=time.monotonic) -> None:
+        self.job_id, self.attempt, self.interval, self.clock = job_id, attempt, interval, clock
+        self.last = clock()
+        self.writes = 0
+
+    def __call__(self, fraction: float) -> None:
+        now = self.clock()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        self.writes += 1
+        owned = _owned(self.job_id, self.attempt).update(
+            progress=min(max(float(fraction), 0.0), 1.0), heartbeat_at=timezone.now()
+        )
+        if not owned:
+            raise JobLost(f"Job {self.job_id} was taken back while it ran.")
+
+
+def _owned(job_id: int, attempt: int):
+    """The job's row while this run (attempt ``attempt``) still owns it."""
+    return RestorationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+
+
+def _claim(job_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        RestorationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+            finished_at=None, progress=0.0, worker_host=worker_name()[:200], error="",
+        )
+    )
+
+
+def _verify_original(version: Version, *, copy_to: Path | None = None) -> None:
+    """Hashes the stored file (copying it to ``copy_to`` in the same pass) against ``version.sha256``."""
+    try:
+        with default_storage.open(version.file.name, "rb") as fh:
+            if copy_to is None:
+                digest, _ = imaging.sha256_stream(fh)
+            else:
+                with open(copy_to, "wb") as sink:
+                    digest, _ = imaging.sha256_stream(fh, sink=sink)
+    except FileNotFoundError as exc:
+        raise JobFailed(f"The stored file of version {version.pk} ({version.file.name}) is missing.") from exc
+    if digest != version.sha256:
+        raise JobFailed(
+            f"Fixity check failed: the stored file of version {version.pk} has sha256 {digest}, "
+            f"the archive recorded {version.sha256}. Nothing was derived from it."
+        )
+
+
+def _delete_files(version: Version) -> None:
+    for field in (version.file, version.thumbnail, version.access_file):
+        if field and field.name:
+            try:
+                default_storage.delete(field.name)
+            except Exception:  # noqa: BLE001 - keep the original error; an operator sees the log
+                logger.exception("Could not delete %s of a discarded derivative", field.name)
+
+
+def _derivative_filename(job: RestorationJob) -> str:
+    stem = Path(job.source_version.original_filename or job.item.identifier).stem or "image"
+    return f"{stem}-{job.task}.png"
+
+
+def _reference(job: RestorationJob) -> Version | None:
+    """The job's reference version (style), if it names one."""
+    pk = (job.params or {}).get("reference_version")
+    if pk is None:
+        return None
+    reference = Version.objects.select_related("item").filter(pk=pk).first()
+    if reference is None:
+        raise JobFailed(f"The reference version {pk} of the job no longer exists.")
+    return reference
+
+
+def _digital_source_type(job: RestorationJob) -> str:
+    """IPTC digital source type of the result: per task (``xmp.DIGITAL_SOURCE_TYPES``), except the
+    style method color, a global colour and tone map that no trained model takes part in."""
+    if job.task == JobTask.STYLE and (job.params or {}).get("method") == "color":
+        return xmp.ALGORITHMICALLY_ENHANCED
+    return xmp.DIGITAL_SOURCE_TYPES[job.task]
+
+
+def _description(job: RestorationJob, result: engine.RunResult, reference: Version | None) -> str:
+    """The derivative's ``dc:description``: task, source, model and weights, reference, parameters."""
+    source = job.source_version
+    if result.weights is None or result.weights.has_weights:
+        by = f"by the model {result.model_name}, weights sha256 {result.weights_sha256}"
+    else:
+        card = result.weights.card
+        by = (f"by {card.get('algorithm', result.model_name)} (no trained generator; method sha256 "
+              f"{result.weights_sha256})")
+        features = card.get("feature_network")
+        if features:
+            by += f", feature network {features.get('kind')}"
+            if features.get("weights_sha256"):
+                by += f" (weights sha256 {features['weights_sha256']})"
+    text = f"{JobTask(job.task).label} of {job.item.identifier} (version {source.pk}) {by}"
+    if reference is not None:
+        text += f", reference {reference.item.identifier} (version {reference.pk}, sha256 {reference.sha256})"
+    shown = {k: v for k, v in engine.recipe_params(job.task, job.params).items()
+             if v is not None and k != "reference_version"}
+    if shown:
+        text += ", parameters " + " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return f"{text}, {engine.ENGINE_NAME} {result.engine_version}."
+
+
+def _run(job: RestorationJob, attempt: int) -> Version:
+    """Verify, run the engine, label, verify again, store: returns the new version."""
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+    source = job.source_version
+    reference = _reference(job)
+    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-", dir=settings.FILE_UPLOAD_TEMP_DIR or None) as tmp:
+        source_path = Path(tmp) / ("source" + Path(source.file.name).suffix.lower())
+        _verify_original(source, copy_to=source_path)
+        reference_path = None
+        if reference is not None:  # a checked copy: the engine reads exactly the recorded bytes
+            reference_path = Path(tmp) / ("reference" + Path(reference.file.name).suffix.lower())
+            _verify_original(reference, copy_to=reference_path)
+        timings["fetch_and_verify"] = round(time.monotonic() - clock, 4)
+
+        output = Path(tmp) / "derivative.png"
+        progress = _ProgressWriter(job.pk, attempt, settings.JOB_PROGRESS_INTERVAL)
+        result = engine.run(job.task, source_path, output, job.params, expected_sha256=job.weights_sha256,
+                            progress=progress, reference=reference_path)
+        timings.update(load_model=result.load_seconds, inference=result.inference_seconds)
+
+        clock = time.monotonic()
+        xmp.write_labels(
+            output,
+            digital_source_type=_digital_source_type(job),
+            source_identifier=job.item.identifier,
+            description=_description(job, result, reference),
+            creator_tool=f"{engine.ENGINE_NAME} {result.engine_version}",
+        )
+        _verify_original(source)
+        timings["label_and_verify"] = round(time.monotonic() - clock, 4)
+
+        clock = time.monotonic()
+        duration = (timezone.now() - job.started_at).total_seconds() if job.started_at else None
+        detail = {
+            "job": job.pk,
+            "task": job.task,
+            "parameters": job.params,
+            "recipe_key": job.recipe_key,
+            "device": result.device,
+            "seed": result.seed,
+            "duration_seconds": round(duration, 3) if duration is not None else None,
+            "inference_seconds": result.inference_seconds,
+            "model": result.model_name,
+            "weights_sha256": result.weights_sha256,
+            "worker": worker_name(),
+            "source_sha256": source.sha256,
+            **_weights_detail(result.weights),
+            **_reference_detail(reference),
+        }
+        weights_sha = detail["weights_sha256"]
+        version = None
+        try:
+            with open(output, "rb") as fh, transaction.atomic():
+                version = services.add_derivative(
+                    source, fh,
+                    kind=TASK_VERSION_KINDS[job.task],
+                    filename=_derivative_filename(job),
+                    user=job.requested_by,
+                    software=engine.software(model_name=result.model_name, weights_sha256=weights_sha),
+                    detail=detail,
+                    also_from=[reference] if reference is not None else (),
+                )
+                timings["store"] = round(time.monotonic() - clock, 4)
+                now = timezone.now()
+                if not _owned(job.pk, attempt).update(
+                    status=JobStatus.SUCCEEDED, progress=1.0, result_version=version, finished_at=now,
+                    heartbeat_at=now, device=result.device[:40], model_name=result.model_name[:200],
+                    timings=timings,
+                ):
+                    raise JobLost(f"Job {job.pk} was taken back while it ran; its result is discarded.")
+        except BaseException:
+            if version is not None:
+                _delete_files(version)  # the rows were rolled back; their files must go too
+            raise
+    return version
+
+
+def _weights_detail(weights: engine.WeightsInfo | None) -> dict[str, Any]:
+    """Event detail of what ran: the weights file's name, or for a method without weights, its
+    description and that description's checksum (``weights_sha256`` is then None)."""
+    if weights is None:
+        return {}
+    if weights.has_weights:
+        return {"weights_file": weights.path.name}
+    return {"weights_sha256": None, "weights_file": None, "method": weights.card, "method_sha256": weights.sha256}
+
+
+def _reference_detail(reference: Version | None) -> dict[str, Any]:
+    if reference is None:
+        return {}
+    return {"reference_version": reference.pk, "reference_item": reference.item.identifier,
+            "reference_sha256": reference.sha256}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another attempt: out of memory (host or GPU), or an I/O error that is not a missing
+    or forbidden file (a full disk, a storage or network hiccup)."""
+    if engine.is_out_of_memory(exc):
+        return True
+    return isinstance(exc, OSError) and not isinstance(
+        exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+    )
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (JobFailed, engine.WeightsChanged, engine.EngineUnavailable)):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = "Out of memory."
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:MAX_ERROR_LENGTH]
+
+
+def _record_failure(job: RestorationJob, message: str) -> None:
+    has_weights = engine.uses_weights(job.task, job.params)
+    weights_sha = (job.weights_sha256 or None) if has_weights else None
+    software = engine.software(model_name=job.model_name or None, weights_sha256=weights_sha)
+    sources = [job.source_version]
+    reference_pk = (job.params or {}).get("reference_version")
+    reference = Version.objects.filter(pk=reference_pk).first() if reference_pk is not None else None
+    if reference is not None and reference.pk != job.source_version_id:
+        sources.append(reference)
+    extra = {} if has_weights else {"method_sha256": job.weights_sha256}
+    provenance.record_event(
+        EventType.MODIFICATION,
+        item=job.item,
+        outcome=EventOutcome.FAILURE,
+        sources=sources,
+        detail={
+            "job": job.pk,
+            "task": job.task,
+            "parameters": job.params,
+            "error": message,
+            "attempts": job.attempts,
+            "worker": job.worker_host,
+            "weights_sha256": weights_sha,
+            **extra,
+        },
+        user=job.requested_by,
+        software=software,
+    )
+
+
+def fail(job: RestorationJob, attempt: int, message: str) -> bool:
+    """Marks the job failed (if this run still owns it) and records the failure event."""
+    with transaction.atomic():
+        if not _owned(job.pk, attempt).update(
+            status=JobStatus.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        ):
+            return False
+        job.refresh_from_db()
+        _record_failure(job, message)
+    logger.warning("Job %s failed: %s", job.pk, message)
+    return True
+
+
+def requeue(job: RestorationJob, attempt: int, message: str) -> bool:
+    with transaction.atomic():
+        if not _owned(job.pk, attempt).update(
+            status=JobStatus.QUEUED, progress=0.0, heartbeat_at=timezone.now(),
+            error=f"Attempt {attempt} failed ({message}); queued again."[:MAX_ERROR_LENGTH],
+        ):
+            return False
+        submission.enqueue_on_commit(job.pk)
+    logger.warning("Job %s: attempt %s failed (%s); queued again", job.pk, attempt, message)
+    return True
+
+
+def execute_job(job_id: int) -> str:
+    """The worker's side: claim the job, run it, store the result or record the failure.
+
+    Returns a one-line summary (kept in django-q2's task result). Never raises for a failed
+    run (the job carries the error); a django-q2 timeout fails the job and is re-raised so the
+    worker process is recycled.
+    """
+    from django_q.exceptions import TimeoutException
+
+    if not _claim(job_id):
+        status = RestorationJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        logger.info("Job %s not run: it is %s", job_id, status or "gone")
+        return f"job {job_id}: not run ({status or 'gone'})"
+    job = RestorationJob.objects.select_related("item", "source_version", "requested_by").get(pk=job_id)
+    attempt = job.attempts
+    try:
+        version = _run(job, attempt)
+    except JobLost as exc:
+        logger.warning("%s", exc)
+        return f"job {job_id}: lost"
+    except TimeoutException:
+        fail(job, attempt, f"The job took longer than the worker's timeout ({settings.Q_CLUSTER.get('timeout')} s).")
+        raise
+    except Exception as exc:
+        message = _message(exc)
+        if is_transient(exc) and attempt < settings.JOB_MAX_ATTEMPTS:
+            requeue(job, attempt, message)
+            return f"job {job_id}: attempt {attempt} failed, queued again"
+        logger.error("Job %s failed", job_id, exc_info=not isinstance(exc, (JobFailed, engine.WeightsChanged)))
+        fail(job, attempt, message)
+        return f"job {job_id}: failed"
+    logger.info("Job %s succeeded: version %s", job_id, version.pk)
+    return f"job {job_id}: version {version.pk}"

@@ -1,0 +1,83 @@
+"""Jobs through a real django-q2 cluster: ``manage.py qcluster`` in a subprocess, on the test database.
+
+The data must be committed for the worker to see it, hence ``transaction=True`` (with
+``serialized_rollback``, so the rows of data migrations, such as the Curators group and the
+reaper's schedule, are there for every test). The subprocess gets the test database
+(``connection.settings_dict``: a file on SQLite, see tests/conftest.py; ``test_<name>`` on
+PostgreSQL), this test's media, upload and var folders, the secret key (django-q2 signs its
+queue messages with it) and the tiny checkpoint; it is always killed at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import pytest
+
+from restoration import jobs
+from restoration.jobs import worker
+from restoration.core import xmp
+from restoration.models import EventObject, JobStatus, ProvenanceEvent, RestorationJob, Version
+from tests.support import image_bytes, stored_path, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+
+def test_a_job_submitted_through_the_api_is_run_by_a_real_worker(start_cluster, ingest_item, curator_client, curator):
+    source = ingest_item("glass-plate-12")
+    original_path = stored_path(source)
+    original_bytes = original_path.read_bytes()
+    cluster = start_cluster()
+
+    response = curator_client.post(f"/api/items/{source.item_id}/jobs/", {"task": "restore"}, format="json")
+    assert response.status_code == 202, response.content
+    job = wait_for(response.json()["id"], cluster, lambda j: j.status not in (JobStatus.QUEUED, JobStatus.RUNNING))
+
+    assert job.status == JobStatus.SUCCEEDED, (job.error, cluster.output())
+    assert job.worker_host and job.worker_host.split(":")[1] != str(os.getpid()) and job.device == "cpu"
+    derivative = Version.objects.get(pk=job.result_version_id)
+    assert (derivative.kind, derivative.parent_id, derivative.created_by) == ("restored", source.pk, curator)
+    labels = xmp.read_labels(stored_path(derivative))
+    assert labels["Xmp.iptcExt.DigitalSourceType"] == xmp.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert labels["Xmp.dc.source"] == "glass-plate-12"
+    event = ProvenanceEvent.objects.get(event_type="modification", outcome="success")
+    assert {(link.version_id, link.role) for link in event.object_links.all()} == {
+        (source.pk, EventObject.Role.SOURCE), (derivative.pk, EventObject.Role.OUTCOME)}
+    program = event.agent_links.get(role="executing program").agent
+    assert program.detail["weights_sha256"] == job.weights_sha256 == event.detail["weights_sha256"]
+    assert stored_path(source).read_bytes() == original_bytes
+    assert hashlib.sha256(original_bytes).hexdigest() == Version.objects.get(pk=source.pk).sha256
+
+    body = curator_client.get(f"/api/jobs/{job.pk}/").json()
+    assert body["status"] == "succeeded" and body["result_version"]["id"] == derivative.pk
+
+
+def test_a_killed_worker_does_not_leave_its_job_running(start_cluster, ingest_item, curator, archive_state, settings):
+    source = ingest_item("glass-plate-13", data=image_bytes(size=(96, 64)))  # ~80 tiles of 16 px: ~25 s slowed
+    cluster = start_cluster(slow=True)
+    job = jobs.submit_job(source.item, task="restore", params={"tile": 16}, user=curator).job
+    before = archive_state()
+
+    running = wait_for(job.pk, cluster, lambda j: j.status == JobStatus.RUNNING and j.progress > 0)
+    cluster.kill()  # kill -9, mid-run
+    time.sleep(0.2)
+    running.refresh_from_db()
+    assert running.status == JobStatus.RUNNING and running.progress < 1  # what a crash leaves behind
+
+    report = jobs.reap_stale_jobs(stale_seconds=0)
+
+    assert report.requeued == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 1) and "stopped responding" in job.error
+    from django_q.models import OrmQ
+
+    assert any(message.task["args"] == (job.pk,) for message in OrmQ.objects.all())  # sent again
+    after = archive_state()
+    assert (after["versions"], after["media"]) == (before["versions"], before["media"])
+
+    settings.JOB_MAX_ATTEMPTS = 1  # had it been the last attempt, it would fail instead
+    assert worker._claim(job.pk)
+    assert jobs.reap_stale_jobs(stale_seconds=0).failed == [job.pk]
+    assert RestorationJob.objects.get(pk=job.pk).status == JobStatus.FAILED
