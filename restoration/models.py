@@ -27,7 +27,6 @@ from restoration.core.models import (  # noqa: F401 - re-exported for Django and
     ProvenanceEvent,
     RestorationJob,
     RestorationJobQuerySet,
-    TASK_VERSION_KINDS,
     VERSION_IMMUTABLE_FIELDS,
     Version,
     VersionKind,

@@ -551,3 +551,16 @@ def start_cluster(transactional_db, gan_settings, settings, archive_dirs, tmp_pa
     yield start
     for cluster in clusters:
         cluster.kill()
+
+
+@pytest.fixture
+def replace_runner(monkeypatch):
+    """``replace_runner(task, runner)``: the task's definition runs ``runner(ctx)`` for this test."""
+    import dataclasses
+
+    from restoration.jobs.tasks import TASKS
+
+    def replace(task: str, runner) -> None:
+        monkeypatch.setitem(TASKS, task, dataclasses.replace(TASKS[task], runner=runner))
+
+    return replace

@@ -156,17 +156,49 @@ class Cluster:
         )
 
     def kill(self) -> None:
-        """SIGKILL to the whole group: the sentinel and its forked workers, as a crash would."""
+        """SIGKILL to the whole group: the sentinel and its forked workers, as a crash would.
+        Returns once every process of the group has ended."""
+        members = _group_members(self.process.pid)
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.process.wait(timeout=30)
+        for pid in members:
+            wait_for_exit(pid)
         self._out.close()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-6000:]
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The pids of process group ``pgid`` (from /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            members.append(int(stat.parent.name))
+    return members
+
+
+def wait_for_exit(pid: int, timeout: float = 30) -> bool:
+    """Whether process ``pid`` (not necessarily our child) has ended within ``timeout`` (a hang
+    guard): a pidfd becomes readable when the process ends."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 def wait_for(job_id: int, cluster: Cluster, done, *, timeout: float = 90.0):

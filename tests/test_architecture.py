@@ -20,7 +20,8 @@ def test_the_import_contracts_are_kept():
 
 
 def test_no_module_of_the_app_imports_itself_back():
-    graph = grimp.build_graph("restoration", cache_dir=None)
+    # An import under ``if TYPE_CHECKING:`` only names a type for the reader: not a runtime arrow.
+    graph = grimp.build_graph("restoration", cache_dir=None, exclude_type_checking_imports=True)
     cycles = []
     for module in sorted(graph.modules):
         for imported in graph.find_modules_directly_imported_by(module):

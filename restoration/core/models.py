@@ -37,6 +37,14 @@ def _require_provenance_writer() -> None:
 # --- Collections and items --------------------------------------------------------------------
 
 
+class CollectionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CollectionQuerySet":
+        """Anonymous users see public collections; authenticated users see all."""
+        if user is not None and user.is_authenticated:
+            return self
+        return self.filter(is_public=True)
+
+
 class Collection(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
@@ -44,6 +52,8 @@ class Collection(models.Model):
     is_public = models.BooleanField(default=False, help_text="Visible to anonymous users.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CollectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -200,6 +210,12 @@ class VersionQuerySet(models.QuerySet):
 
     def derivatives(self) -> "VersionQuerySet":
         return self.exclude(kind=VersionKind.ORIGINAL)
+
+    def visible_to(self, user) -> "VersionQuerySet":
+        """The versions of the items ``user`` may see (``Item.objects.visible_to``)."""
+        if user is not None and user.is_authenticated:
+            return self
+        return self.filter(item__in=Item.objects.visible_to(user))
 
     def delete(self):
         if self.filter(kind=VersionKind.ORIGINAL).exists():
@@ -459,15 +475,6 @@ class JobTask(models.TextChoices):
     COLORIZE = "colorize", "Colorize"
     UPSCALE = "upscale", "Upscale"
     STYLE = "style", "Style transfer"
-
-
-# The kind of version each task produces.
-TASK_VERSION_KINDS: dict[str, str] = {
-    JobTask.RESTORE: VersionKind.RESTORED,
-    JobTask.COLORIZE: VersionKind.COLORIZED,
-    JobTask.UPSCALE: VersionKind.UPSCALED,
-    JobTask.STYLE: VersionKind.STYLED,
-}
 
 
 class JobStatus(models.TextChoices):

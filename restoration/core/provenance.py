@@ -12,8 +12,9 @@ import importlib.metadata
 import tomllib
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +31,9 @@ from restoration.core.models import (
     ProvenanceEvent,
     Version,
 )
+
+if TYPE_CHECKING:
+    from restoration.core.fixity import Fixity
 
 SOFTWARE_NAME = "photo-archive"
 _DISTRIBUTION = "photo-archive-restoration"
@@ -92,13 +96,15 @@ def record_event(
     user=None,
     software: Mapping[str, Any] | None = None,
     extra_agents: Iterable[tuple[Agent, str]] = (),
+    timestamp: datetime | None = None,
 ) -> ProvenanceEvent:
     """Write one PREMIS event with its links, atomically, and return it.
 
     ``software`` is ``{"name": ..., "version": ..., **detail}`` (e.g. ``archive_software()``),
     linked as executing program; ``user`` (an authenticated user, else ignored) is linked as
     implementer; ``extra_agents`` are ``(agent, EventAgent.Role)`` pairs. ``item`` defaults to the
-    item of the first source or outcome version.
+    item of the first source or outcome version. ``timestamp`` (default: now) is when the event
+    happened, for work that stated its time elsewhere first (a derivative's XMP label).
     """
     if event_type not in EventType.values:
         raise ValueError(f"Unknown PREMIS event type {event_type!r}.")
@@ -120,7 +126,7 @@ def record_event(
     with transaction.atomic(), _writing():
         event = ProvenanceEvent.objects.create(
             event_type=event_type,
-            timestamp=timezone.now(),
+            timestamp=timestamp or timezone.now(),
             outcome=outcome,
             detail=dict(detail or {}),
             item=item,
@@ -135,3 +141,20 @@ def record_event(
                 EventAgent(event=event, agent_id=agent_id, role=role) for agent_id, role in unique_agents
             )
     return event
+
+
+# --- Event builders: the events the archive writes, each in one place -----------------------------
+
+
+def record_fixity_check(checked: "Fixity", *, software: Mapping[str, Any] | None = None) -> ProvenanceEvent:
+    """A ``fixity check`` event of one version (``restoration.core.fixity.verify``'s outcome):
+    success when intact, failure (with the actual digest, or ``missing``) otherwise."""
+    version = checked.version
+    return record_event(
+        EventType.FIXITY_CHECK,
+        item=version.item,
+        outcome=EventOutcome.SUCCESS if checked.intact else EventOutcome.FAILURE,
+        detail=checked.detail(),
+        sources=[version],
+        software=software or archive_software(),
+    )

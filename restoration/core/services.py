@@ -11,9 +11,11 @@ Files go to Django's default storage (local disk or S3, by settings alone) under
 ``storage_prefix``, with names derived from their digest; the storage's ``save`` never
 overwrites (it picks a free name), and stored files are never changed or deleted afterwards.
 
-Callers should not wrap these functions in a larger transaction: Django has no hook for an
-outer rollback, so files stored by a call whose rows are later rolled back by the caller would
-remain in storage (``fixity_audit`` does not see them, as no row points to them).
+A caller that joins several of these writes (or adds its own) into one all-or-nothing block
+uses ``atomic_with_files()``: a ``transaction.atomic`` block that also owns the files stored
+inside it, so a rollback anywhere in it removes them too. Django has no hook for an outer
+rollback, so a plain ``transaction.atomic`` around these functions would leave the files of
+rolled-back rows in storage (``fixity_audit`` does not see them, as no row points to them).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import os
 import re
 import tempfile
 import unicodedata
+from contextvars import ContextVar
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -208,36 +212,55 @@ def _inspect(path: str, sha256: str, size: int) -> _Received:
 # --- Writes -------------------------------------------------------------------------------------
 
 
+# The files stored inside the innermost open ``atomic_with_files`` block (None outside any).
+_stored_files: ContextVar[list[str] | None] = ContextVar("stored_files", default=None)
+
+
 @contextmanager
-def _files_removed_on_failure() -> Iterator[list[str]]:
-    """Collects the names of stored files; deletes them if the block raises."""
-    saved: list[str] = []
+def atomic_with_files() -> Iterator[None]:
+    """``transaction.atomic()`` that also owns the files stored inside it (by these services).
+
+    If the block raises, the files stored inside it are deleted and the error propagates. Nested
+    blocks behave like atomic's savepoints: an inner block that fails removes its own files; an
+    inner block that succeeds hands them to the outer one, which removes them if it fails later.
+    """
+    files: list[str] = []
+    token = _stored_files.set(files)
     try:
-        yield saved
+        with transaction.atomic():
+            yield
     except BaseException:
-        for name in reversed(saved):
+        for name in reversed(files):
             try:
                 default_storage.delete(name)
             except Exception:  # keep the original error; the leftover is logged for an operator
                 logger.exception("Could not delete %s after a failed write", name)
         raise
+    finally:
+        _stored_files.reset(token)
+    outer = _stored_files.get()
+    if outer is not None:
+        outer.extend(files)
 
 
-def _store(name: str, content, saved: list[str]) -> str:
+def _store(name: str, content) -> str:
     stored = default_storage.save(name, content, max_length=Version._meta.get_field("file").max_length)
-    saved.append(stored)
+    files = _stored_files.get()
+    if files is None:
+        raise RuntimeError("Stored files are written inside atomic_with_files() only.")
+    files.append(stored)
     return stored
 
 
 def _create_version(
-    item: Item, received: _Received, *, kind: str, parent: Version | None, filename: str, user, saved: list[str]
+    item: Item, received: _Received, *, kind: str, parent: Version | None, filename: str, user
 ) -> Version:
     """Stores the file and its display images under the item's prefix and writes the row."""
     base = f"{item.storage_prefix}/{kind}-{received.sha256[:16]}"
     with open(received.path, "rb") as fh:
-        file_name = _store(base + received.info.extension, File(fh), saved)
-    thumbnail = _store(base + ".thumb.jpg", ContentFile(received.thumbnail), saved)
-    access = _store(base + ".access.jpg", ContentFile(received.access), saved)
+        file_name = _store(base + received.info.extension, File(fh))
+    thumbnail = _store(base + ".thumb.jpg", ContentFile(received.thumbnail))
+    access = _store(base + ".access.jpg", ContentFile(received.access))
     info = received.info
     return Version.objects.create(
         item=item,
@@ -317,10 +340,10 @@ def ingest_upload(
         if not fields.get("format"):
             fields["format"] = received.info.mime_type
         try:
-            with _files_removed_on_failure() as saved, transaction.atomic():
+            with atomic_with_files():
                 item = Item.objects.create(identifier=identifier, collection=collection, **fields)
                 version = _create_version(
-                    item, received, kind=VersionKind.ORIGINAL, parent=None, filename=safe_name, user=user, saved=saved
+                    item, received, kind=VersionKind.ORIGINAL, parent=None, filename=safe_name, user=user
                 )
                 _digest_event(version, received, filename=safe_name, route=route, user=user)
                 provenance.record_event(
@@ -374,13 +397,15 @@ def add_derivative(
     detail: Mapping[str, Any],
     event_type: str = EventType.MODIFICATION,
     also_from: Iterable[Version] = (),
+    made_at: datetime | None = None,
 ) -> Version:
     """Adds a version derived from ``parent`` (e.g. a restoration), stored like an original.
 
     ``software`` (``{"name", "version", ...}``) is recorded as the executing program of the
     ``event_type`` event, with ``detail``; a ``message digest calculation`` event is written
     too. ``also_from``: other versions the result was made from (a style job's reference, of
-    this item or another), linked to the event as sources beside ``parent``. Raises
+    this item or another), linked to the event as sources beside ``parent``. ``made_at``: the
+    event's time when the caller already stated it (the derivative's XMP label). Raises
     ``IngestError`` for a refused file and ``ValueError`` for a bad ``kind``.
     """
     if kind not in VersionKind.values or kind == VersionKind.ORIGINAL:
@@ -390,9 +415,9 @@ def add_derivative(
     safe_name = sanitize_filename(filename)
     with _spooled(fileobj) as (path, sha256, size):
         received = _inspect(path, sha256, size)
-        with _files_removed_on_failure() as saved, transaction.atomic():
+        with atomic_with_files():
             item = Item.objects.get(pk=parent.item_id)
-            version = _create_version(item, received, kind=kind, parent=parent, filename=safe_name, user=user, saved=saved)
+            version = _create_version(item, received, kind=kind, parent=parent, filename=safe_name, user=user)
             _digest_event(version, received, filename=safe_name, route="derivative", user=user)
             provenance.record_event(
                 event_type,
@@ -402,6 +427,7 @@ def add_derivative(
                 detail={"kind": kind, "sha256": sha256, **dict(detail)},
                 user=user,
                 software=software,
+                timestamp=made_at,
             )
     return version
 

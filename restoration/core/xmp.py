@@ -15,15 +15,9 @@ COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = (
 )
 ALGORITHMICALLY_ENHANCED = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced"
 
-# Per task (docs/jobs.md argues each choice): restoration, colourisation and style transfer put
-# content a model invented (filled scratches, colours, textures) into a real photograph; an
-# upscaler only enhances what is there.
-DIGITAL_SOURCE_TYPES: dict[str, str] = {
-    "restore": COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-    "colorize": COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-    "style": COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-    "upscale": ALGORITHMICALLY_ENHANCED,
-}
+# Which one a derivative gets is its task's choice (``restoration.jobs.tasks``; docs/jobs.md
+# argues each): restoration, colourisation and style transfer put content a model invented into
+# a real photograph; an upscaler, or a colour transfer without a model, only enhances what is there.
 
 
 def write_labels(path: str | Path, *, digital_source_type: str, source_identifier: str, description: str,

@@ -23,8 +23,9 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from restoration.interop import bagit as bagit_export
-from restoration.jobs import engine
 from restoration import jobs
+from restoration.jobs import engine
+from restoration.jobs.tasks import TASKS
 from restoration.core import services
 from restoration.delivery.forms import ItemChangeForm, ItemIngestForm
 from restoration.core.models import (
@@ -34,7 +35,6 @@ from restoration.core.models import (
     EventAgent,
     Item,
     JobStatus,
-    JobTask,
     ProvenanceEvent,
     RestorationJob,
     Version,
@@ -97,16 +97,15 @@ def _events_with_agents(queryset: QuerySet) -> QuerySet:
 # --- Restoration actions (items and versions) -------------------------------------------------------
 
 
-# An action has no form: the parameters it queues with when the defaults cannot do (style's
-# default method needs a reference version; the trained style model does not).
-ACTION_PARAMS: dict[str, dict] = {JobTask.STYLE: {"method": "feedforward"}}
-
-
 def _queue_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, task: str) -> None:
     """Queues one ``task`` job per selected item (on its original) or version, and says what happened."""
     sources = queryset.select_related("item") if queryset.model is Version else queryset
-    outcome = jobs.submit_many(sources, task=task, user=request.user, params=ACTION_PARAMS.get(task))
-    label = JobTask(task).label
+    # An action has no form: it queues with the task's ``action_params`` when the defaults
+    # cannot do (style's default method needs a reference version; the trained model does not).
+    definition = TASKS[task]
+    params = dict(definition.action_params) if definition.action_params is not None else None
+    outcome = jobs.submit_many(sources, task=task, user=request.user, params=params)
+    label = definition.title
     counts = (
         f"{label}: {len(outcome['queued'])} job(s) queued, {len(outcome['reused'])} reused "
         f"(already done), {len(outcome['in_progress'])} already queued or running."
@@ -121,17 +120,17 @@ def _job_action(task: str):
         _queue_jobs(modeladmin, request, queryset, task)
 
     action.__name__ = f"queue_{task}"
-    label = JobTask(task).label + (" with the trained style model" if task == JobTask.STYLE else "")
+    label = TASKS[task].action_title or TASKS[task].title
     return admin.action(permissions=["run_jobs"], description=f"{label} (one job per selected %(verbose_name)s)")(action)
 
 
 # One action per task; ``JobActionsMixin.get_actions`` keeps those the engine can run now.
-JOB_ACTIONS = [_job_action(task) for task in JobTask.values]
+JOB_ACTIONS = [_job_action(task) for task in TASKS]
 
 
 def _action_can_run(task: str) -> bool:
     """Whether the task's action parameters name a variant whose weights are there."""
-    params = ACTION_PARAMS.get(task)
+    params = TASKS[task].action_params
     return params is None or any(all(v.get(k) == params[k] for k in v) for v in engine.available_variants(task))
 
 
@@ -144,7 +143,7 @@ class JobActionsMixin:
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
         available = set(engine.available_tasks())
-        for task in JobTask.values:
+        for task in TASKS:
             if task not in available or not _action_can_run(task):
                 actions.pop(f"queue_{task}", None)
         return actions

@@ -38,13 +38,12 @@ from datetime import UTC
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db.models import Prefetch
 from django.utils import timezone
 from lxml import etree
 
 from restoration.interop import common as interop
-from restoration.core import imaging, provenance
+from restoration.core import fixity, imaging, provenance
 from restoration.interop import oai
 from restoration.core.models import (
     Collection,
@@ -274,20 +273,14 @@ class _Bag:
         """Streams the stored file into the bag, hashing it on the way; refuses a changed file."""
         target = self.path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with default_storage.open(version.file.name, "rb") as source, open(target, "wb") as sink:
-                digest, size = imaging.sha256_stream(source, sink=sink)
-        except FileNotFoundError as exc:
+        checked = fixity.verify(version, copy_to=target)
+        if checked.missing:
+            raise BagExportError("missing_file", checked.problem())
+        if not checked.intact:
             raise BagExportError(
-                "missing_file", f"The stored file of version {version.pk} ({version.file.name}) is missing."
-            ) from exc
-        if digest != version.sha256 or size != version.bytes:
-            raise BagExportError(
-                "fixity_mismatch",
-                f"The stored file of version {version.pk} has sha256 {digest} ({size} bytes); the archive recorded "
-                f"{version.sha256} ({version.bytes} bytes). Nothing was exported; run manage.py fixity_audit.",
+                "fixity_mismatch", f"{checked.problem()} Nothing was exported; run manage.py fixity_audit."
             )
-        self._record(relative, digest, size)
+        self._record(relative, checked.actual, checked.size)
 
     def add_item(self, item: Item, folder: str) -> None:
         versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))

@@ -36,7 +36,8 @@ from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
 from restoration.interop import common as interop
-from restoration.core.models import Collection, Item
+from restoration.core.models import Collection, Item, Version
+from restoration.jobs import labels
 
 logger = logging.getLogger(__name__)
 
@@ -137,14 +138,31 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes
     return element
 
 
-def dublin_core(item: Item, *, base: str) -> etree._Element:
-    """The ``oai_dc:dc`` element of an item (also the Dublin Core file of its bags)."""
+def derivative_labels(items: list[Item]) -> dict[int, list[str]]:
+    """``{item id: [label, ...]}``: the labels of each item's derivatives, oldest first
+    (``restoration.jobs.labels``, the sentence of the item page, the manifest and the XMP)."""
+    versions = list(Version.objects.derivatives().filter(item__in=items).order_by("created_at", "id"))
+    texts = labels.labels(versions)
+    found: dict[int, list[str]] = {item.pk: [] for item in items}
+    for version in versions:
+        found[version.item_id].append(texts[version.pk])
+    return found
+
+
+def dublin_core(item: Item, *, base: str, derivatives: list[str] | None = None) -> etree._Element:
+    """The ``oai_dc:dc`` element of an item (also the Dublin Core file of its bags). Each of its
+    derivatives adds a ``dc:description``: its label (``derivatives``; read when None)."""
+    if derivatives is None:
+        derivatives = derivative_labels([item])[item.pk]
     root = etree.Element(f"{{{NS_OAI_DC}}}dc", nsmap={"oai_dc": NS_OAI_DC, "dc": NS_DC, "xsi": NS_XSI})
     root.set(f"{{{NS_XSI}}}schemaLocation", f"{NS_OAI_DC} {OAI_DC_SCHEMA}")
     for element, field in DC_ELEMENTS:
         value = (getattr(item, field) or "").strip()
         if value:
             _sub(root, f"{{{NS_DC}}}{element}", value)
+        if element == "description":
+            for text in derivatives:
+                _sub(root, f"{{{NS_DC}}}description", text)
         if element == "identifier":
             _sub(root, f"{{{NS_DC}}}identifier", base + reverse("iiif:manifest", args=[item.identifier]))
     return root
@@ -158,11 +176,11 @@ def _header(parent: etree._Element, item: Item) -> None:
         _sub(header, _oai("setSpec"), item.collection.slug)
 
 
-def _record(parent: etree._Element, item: Item, base: str) -> None:
+def _record(parent: etree._Element, item: Item, base: str, derivatives: list[str] | None = None) -> None:
     record = _sub(parent, _oai("record"))
     _header(record, item)
     metadata = _sub(record, _oai("metadata"))
-    metadata.append(dublin_core(item, base=base))
+    metadata.append(dublin_core(item, base=base, derivatives=derivatives))
 
 
 def _envelope(base_url: str, arguments: dict[str, str] | None) -> etree._Element:
@@ -319,7 +337,7 @@ def _list_metadata_formats(root: etree._Element, arguments: dict[str, str], base
 def _list_sets(root: etree._Element, arguments: dict[str, str], base: str) -> None:
     if "resumptionToken" in arguments:
         raise OAIError("badResumptionToken", "ListSets is answered in one response; it has no resumption tokens.")
-    collections = list(Collection.objects.filter(is_public=True).order_by("slug"))
+    collections = list(Collection.objects.visible_to(None).order_by("slug"))  # sets: what anyone may see
     if not collections:
         raise OAIError("noSetHierarchy", "The repository has no public collection, so no sets.")
     sets = _sub(root, _oai("ListSets"))
@@ -351,9 +369,10 @@ def _list(root: etree._Element, verb: str, arguments: dict[str, str], base: str)
     more = len(page) > page_size
     page = page[:page_size]
     container = _sub(root, _oai(verb))
+    derivatives = derivative_labels(page) if verb == "ListRecords" else {}
     for item in page:
         if verb == "ListRecords":
-            _record(container, item, base)
+            _record(container, item, base, derivatives[item.pk])
         else:
             _header(container, item)
     if more or selection.cursor:

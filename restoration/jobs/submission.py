@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from restoration.core.models import LIVE_JOB_STATUSES, Item, JobStatus, JobTask, RestorationJob, Version
 from restoration.jobs import engine
+from restoration.jobs import params as job_params
+from restoration.jobs.tasks import TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +51,15 @@ class Submission:
 
 
 def recipe_key(*, source_version_id: int, task: str, params: Mapping[str, Any], weights_sha256: str,
-               reference_sha256: str | None = None) -> str:
+               reference_sha256: str | None = None, references: Mapping[str, str] | None = None) -> str:
     """sha256 of the canonical JSON (sorted keys, no spaces, ASCII) of what decides the result.
 
     ``weights_sha256`` is the weights file's checksum, or for a method without weights the
     checksum of its description (``engine.WeightsInfo``). ``reference_sha256`` (the content of a
     reference version) is part of the recipe only when the job names a reference, so the keys of
-    jobs without one are those they always were.
+    jobs without one are those they always were. ``references`` (``{parameter: sha256}``) is the
+    general form: ``reference_version`` is recorded as ``reference_sha256``, any other reference
+    parameter ``p`` as ``p_sha256``.
     """
     recipe = {
         "source_version": source_version_id,
@@ -65,12 +69,14 @@ def recipe_key(*, source_version_id: int, task: str, params: Mapping[str, Any], 
     }
     if reference_sha256 is not None:
         recipe["reference_sha256"] = reference_sha256
+    for name, sha256 in (references or {}).items():
+        recipe["reference_sha256" if name == "reference_version" else f"{name}_sha256"] = sha256
     canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _check_task(task: Any) -> str:
-    if task not in JobTask.values:
+    if task not in JobTask.values or task not in TASKS:
         known = ", ".join(JobTask.values)
         raise JobError("unknown_task", f"Unknown task {task!r}; tasks are {known}.", field="task")
     if task not in engine.available_tasks():
@@ -81,21 +87,19 @@ def _check_task(task: Any) -> str:
     return task
 
 
-def _check_reference(params: Mapping[str, Any], user) -> Version | None:
-    """The reference version a job names: of the same item or another one, which ``user`` may
-    read (the API's rule, ``Item.objects.visible_to``). A version the user may not read gets the
-    same answer as one that does not exist, so the refusal reveals nothing."""
-    reference = params.get("reference_version")
-    if reference is None:
-        return None
-    found = (
-        Version.objects.filter(pk=reference, item__in=Item.objects.visible_to(user)).select_related("item").first()
-    )
-    if found is None:
-        raise JobError(
-            "invalid_parameters", f"reference_version {reference}: there is no version {reference} that you may read.",
-            field="params",
-        )
+def _check_references(task: str, params: Mapping[str, Any], user) -> dict[str, Version]:
+    """The versions a job's reference parameters name (``{parameter: version}``): each of the same
+    item or another one, which ``user`` may read (``Version.objects.visible_to``). A version the
+    user may not read gets the same answer as one that does not exist, so the refusal reveals
+    nothing."""
+    found: dict[str, Version] = {}
+    for name, pk in job_params.references(TASKS[task], params).items():
+        version = Version.objects.visible_to(user).filter(pk=pk).select_related("item").first()
+        if version is None:
+            raise JobError(
+                "invalid_parameters", f"{name} {pk}: there is no version {pk} that you may read.", field="params",
+            )
+        found[name] = version
     return found
 
 
@@ -131,14 +135,14 @@ def submit_job(
         engine.check_size(task, cleaned, source.width, source.height)
     except engine.ParameterError as exc:
         raise JobError("invalid_parameters", exc.message, field="params") from exc
-    reference = _check_reference(cleaned, user)
+    references = _check_references(task, cleaned, user)
     try:
         weights = engine.weights_info(task, cleaned)
     except engine.EngineUnavailable as exc:
         raise JobError("task_unavailable", str(exc), field=exc.field) from exc
 
     key = recipe_key(source_version_id=source.pk, task=task, params=cleaned, weights_sha256=weights.sha256,
-                     reference_sha256=reference.sha256 if reference is not None else None)
+                     references={name: version.sha256 for name, version in references.items()})
     existing = _live_job(key)
     if existing is not None:
         return Submission(existing, created=False)

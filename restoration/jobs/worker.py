@@ -16,23 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from restoration.core import imaging, provenance, services, xmp
-from restoration.core.models import (
-    TASK_VERSION_KINDS,
-    EventOutcome,
-    EventType,
-    JobStatus,
-    JobTask,
-    RestorationJob,
-    Version,
-)
-from restoration.jobs import engine
-from restoration.jobs import submission
+from restoration.core import fixity, provenance, services, xmp
+from restoration.core.models import EventOutcome, EventType, JobStatus, RestorationJob, Version
+from restoration.jobs import engine, labels, params, submission
+from restoration.jobs.tasks import TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -89,58 +80,44 @@ def _claim(job_id: int) -> bool:
 
 
 def _verify_original(version: Version, *, copy_to: Path | None = None) -> None:
-    """Hashes the stored file (copying it to ``copy_to`` in the same pass) against ``version.sha256``."""
-    try:
-        with default_storage.open(version.file.name, "rb") as fh:
-            if copy_to is None:
-                digest, _ = imaging.sha256_stream(fh)
-            else:
-                with open(copy_to, "wb") as sink:
-                    digest, _ = imaging.sha256_stream(fh, sink=sink)
-    except FileNotFoundError as exc:
-        raise JobFailed(f"The stored file of version {version.pk} ({version.file.name}) is missing.") from exc
-    if digest != version.sha256:
-        raise JobFailed(
-            f"Fixity check failed: the stored file of version {version.pk} has sha256 {digest}, "
-            f"the archive recorded {version.sha256}. Nothing was derived from it."
-        )
+    """Re-hashes the stored file (copying it to ``copy_to`` in the same pass) against its record."""
+    checked = fixity.verify(version, copy_to=copy_to)
+    if checked.missing:
+        raise JobFailed(checked.problem())
+    if not checked.intact:
+        raise JobFailed(f"Fixity check failed: {checked.problem()} Nothing was derived from it.")
 
 
-def _delete_files(version: Version) -> None:
-    for field in (version.file, version.thumbnail, version.access_file):
-        if field and field.name:
-            try:
-                default_storage.delete(field.name)
-            except Exception:  # noqa: BLE001 - keep the original error; an operator sees the log
-                logger.exception("Could not delete %s of a discarded derivative", field.name)
-
-
-def _derivative_filename(job: RestorationJob) -> str:
+def _derivative_filename(job: RestorationJob, suffix: str = "") -> str:
     stem = Path(job.source_version.original_filename or job.item.identifier).stem or "image"
-    return f"{stem}-{job.task}.png"
+    return f"{stem}-{job.task}{'-' + suffix if suffix else ''}.png"
 
 
-def _reference(job: RestorationJob) -> Version | None:
-    """The job's reference version (style), if it names one."""
-    pk = (job.params or {}).get("reference_version")
-    if pk is None:
-        return None
-    reference = Version.objects.select_related("item").filter(pk=pk).first()
-    if reference is None:
-        raise JobFailed(f"The reference version {pk} of the job no longer exists.")
-    return reference
+def _references(job: RestorationJob) -> dict[str, Version]:
+    """The versions the job's reference parameters name (``{parameter: version}``)."""
+    found: dict[str, Version] = {}
+    for name, pk in params.references(TASKS[job.task], job.params).items():
+        reference = Version.objects.select_related("item").filter(pk=pk).first()
+        if reference is None:
+            raise JobFailed(f"The reference version {pk} of the job no longer exists.")
+        found[name] = reference
+    return found
 
 
-def _digital_source_type(job: RestorationJob) -> str:
-    """IPTC digital source type of the result: per task (``xmp.DIGITAL_SOURCE_TYPES``), except the
-    style method color, a global colour and tone map that no trained model takes part in."""
-    if job.task == JobTask.STYLE and (job.params or {}).get("method") == "color":
-        return xmp.ALGORITHMICALLY_ENHANCED
-    return xmp.DIGITAL_SOURCE_TYPES[job.task]
+def _making(job: RestorationJob, result: engine.RunResult, made_at) -> labels.Making:
+    """How the result was made, for its label (the same facts the provenance event records)."""
+    weights = result.weights
+    has_weights = weights is None or weights.has_weights
+    return labels.Making(
+        TASKS[job.task].version_kind, model=result.model_name, made_at=made_at,
+        weights_sha256=result.weights_sha256 if has_weights else None,
+        method_sha256=None if has_weights else result.weights_sha256,
+    )
 
 
-def _description(job: RestorationJob, result: engine.RunResult, reference: Version | None) -> str:
-    """The derivative's ``dc:description``: task, source, model and weights, reference, parameters."""
+def _description(job: RestorationJob, result: engine.RunResult, references: dict[str, Version], label: str) -> str:
+    """The derivative's ``dc:description``: its label, then task, source, model and weights,
+    references and parameters."""
     source = job.source_version
     if result.weights is None or result.weights.has_weights:
         by = f"by the model {result.model_name}, weights sha256 {result.weights_sha256}"
@@ -153,11 +130,12 @@ def _description(job: RestorationJob, result: engine.RunResult, reference: Versi
             by += f", feature network {features.get('kind')}"
             if features.get("weights_sha256"):
                 by += f" (weights sha256 {features['weights_sha256']})"
-    text = f"{JobTask(job.task).label} of {job.item.identifier} (version {source.pk}) {by}"
-    if reference is not None:
-        text += f", reference {reference.item.identifier} (version {reference.pk}, sha256 {reference.sha256})"
+    text = f"{label}. {TASKS[job.task].title} of {job.item.identifier} (version {source.pk}) {by}"
+    for name, reference in references.items():
+        what = "reference" if name == "reference_version" else name.replace("_", " ")
+        text += f", {what} {reference.item.identifier} (version {reference.pk}, sha256 {reference.sha256})"
     shown = {k: v for k, v in engine.recipe_params(job.task, job.params).items()
-             if v is not None and k != "reference_version"}
+             if v is not None and k not in references}
     if shown:
         text += ", parameters " + " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
     return f"{text}, {engine.ENGINE_NAME} {result.engine_version}."
@@ -165,38 +143,43 @@ def _description(job: RestorationJob, result: engine.RunResult, reference: Versi
 
 def _run(job: RestorationJob, attempt: int) -> Version:
     """Verify, run the engine, label, verify again, store: returns the new version."""
+    task = TASKS[job.task]
     timings: dict[str, float] = {}
     clock = time.monotonic()
     source = job.source_version
-    reference = _reference(job)
+    references = _references(job)
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-", dir=settings.FILE_UPLOAD_TEMP_DIR or None) as tmp:
         source_path = Path(tmp) / ("source" + Path(source.file.name).suffix.lower())
         _verify_original(source, copy_to=source_path)
-        reference_path = None
-        if reference is not None:  # a checked copy: the engine reads exactly the recorded bytes
-            reference_path = Path(tmp) / ("reference" + Path(reference.file.name).suffix.lower())
-            _verify_original(reference, copy_to=reference_path)
+        reference_paths = {}
+        for name, reference in references.items():  # checked copies: the engine reads the recorded bytes
+            reference_paths[name] = Path(tmp) / (name + Path(reference.file.name).suffix.lower())
+            _verify_original(reference, copy_to=reference_paths[name])
         timings["fetch_and_verify"] = round(time.monotonic() - clock, 4)
 
         output = Path(tmp) / "derivative.png"
+        companions_dir = Path(tmp) / "companions"
+        companions_dir.mkdir()
         progress = _ProgressWriter(job.pk, attempt, settings.JOB_PROGRESS_INTERVAL)
         result = engine.run(job.task, source_path, output, job.params, expected_sha256=job.weights_sha256,
-                            progress=progress, reference=reference_path)
+                            progress=progress, references=reference_paths, workdir=companions_dir)
         timings.update(load_model=result.load_seconds, inference=result.inference_seconds)
 
         clock = time.monotonic()
+        made_at = timezone.now()
+        label = labels.label(_making(job, result, made_at))
         xmp.write_labels(
             output,
-            digital_source_type=_digital_source_type(job),
+            digital_source_type=task.source_type(job.params),
             source_identifier=job.item.identifier,
-            description=_description(job, result, reference),
+            description=_description(job, result, references, label),
             creator_tool=f"{engine.ENGINE_NAME} {result.engine_version}",
         )
         _verify_original(source)
         timings["label_and_verify"] = round(time.monotonic() - clock, 4)
 
         clock = time.monotonic()
-        duration = (timezone.now() - job.started_at).total_seconds() if job.started_at else None
+        duration = (made_at - job.started_at).total_seconds() if job.started_at else None
         detail = {
             "job": job.pk,
             "task": job.task,
@@ -211,33 +194,36 @@ def _run(job: RestorationJob, attempt: int) -> Version:
             "worker": worker_name(),
             "source_sha256": source.sha256,
             **_weights_detail(result.weights),
-            **_reference_detail(reference),
+            **_reference_detail(references),
         }
-        weights_sha = detail["weights_sha256"]
-        version = None
-        try:
-            with open(output, "rb") as fh, transaction.atomic():
-                version = services.add_derivative(
-                    source, fh,
-                    kind=TASK_VERSION_KINDS[job.task],
-                    filename=_derivative_filename(job),
-                    user=job.requested_by,
-                    software=engine.software(model_name=result.model_name, weights_sha256=weights_sha),
-                    detail=detail,
-                    also_from=[reference] if reference is not None else (),
-                )
-                timings["store"] = round(time.monotonic() - clock, 4)
-                now = timezone.now()
-                if not _owned(job.pk, attempt).update(
-                    status=JobStatus.SUCCEEDED, progress=1.0, result_version=version, finished_at=now,
-                    heartbeat_at=now, device=result.device[:40], model_name=result.model_name[:200],
-                    timings=timings,
-                ):
-                    raise JobLost(f"Job {job.pk} was taken back while it ran; its result is discarded.")
-        except BaseException:
-            if version is not None:
-                _delete_files(version)  # the rows were rolled back; their files must go too
-            raise
+        software = engine.software(model_name=result.model_name, weights_sha256=detail["weights_sha256"])
+        # Rows and stored files together: a failure anywhere below (a lost job included) removes both.
+        with open(output, "rb") as fh, services.atomic_with_files():
+            version = services.add_derivative(
+                source, fh, kind=task.version_kind, filename=_derivative_filename(job), user=job.requested_by,
+                software=software, detail=detail, also_from=references.values(), made_at=made_at,
+            )
+            for companion in task.companions:
+                path = (result.companions or {}).get(companion.name)
+                if path is None:
+                    continue
+                with open(path, "rb") as companion_fh:
+                    services.add_derivative(
+                        source, companion_fh, kind=companion.version_kind,
+                        filename=_derivative_filename(job, companion.filename_suffix or companion.name),
+                        user=job.requested_by, software=software, made_at=made_at, also_from=[version],
+                        detail={"job": job.pk, "task": job.task, "companion": companion.name,
+                                "companion_of": version.pk, "model": result.model_name,
+                                "weights_sha256": detail["weights_sha256"], "recipe_key": job.recipe_key},
+                    )
+            timings["store"] = round(time.monotonic() - clock, 4)
+            now = timezone.now()
+            if not _owned(job.pk, attempt).update(
+                status=JobStatus.SUCCEEDED, progress=1.0, result_version=version, finished_at=now,
+                heartbeat_at=now, device=result.device[:40], model_name=result.model_name[:200],
+                timings=timings,
+            ):
+                raise JobLost(f"Job {job.pk} was taken back while it ran; its result is discarded.")
     return version
 
 
@@ -251,11 +237,14 @@ def _weights_detail(weights: engine.WeightsInfo | None) -> dict[str, Any]:
     return {"weights_sha256": None, "weights_file": None, "method": weights.card, "method_sha256": weights.sha256}
 
 
-def _reference_detail(reference: Version | None) -> dict[str, Any]:
-    if reference is None:
-        return {}
-    return {"reference_version": reference.pk, "reference_item": reference.item.identifier,
-            "reference_sha256": reference.sha256}
+def _reference_detail(references: dict[str, Version]) -> dict[str, Any]:
+    """Event detail of the versions the job's reference parameters name (``<name>``,
+    ``<stem>_item``, ``<stem>_sha256``; ``reference_version`` gives ``reference_item`` ...)."""
+    found: dict[str, Any] = {}
+    for name, reference in references.items():
+        stem = name.removesuffix("_version")
+        found.update({name: reference.pk, f"{stem}_item": reference.item.identifier, f"{stem}_sha256": reference.sha256})
+    return found
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -283,10 +272,8 @@ def _record_failure(job: RestorationJob, message: str) -> None:
     weights_sha = (job.weights_sha256 or None) if has_weights else None
     software = engine.software(model_name=job.model_name or None, weights_sha256=weights_sha)
     sources = [job.source_version]
-    reference_pk = (job.params or {}).get("reference_version")
-    reference = Version.objects.filter(pk=reference_pk).first() if reference_pk is not None else None
-    if reference is not None and reference.pk != job.source_version_id:
-        sources.append(reference)
+    reference_ids = set(params.references(TASKS[job.task], job.params).values()) - {job.source_version_id}
+    sources += list(Version.objects.filter(pk__in=reference_ids).order_by("pk"))
     extra = {} if has_weights else {"method_sha256": job.weights_sha256}
     provenance.record_event(
         EventType.MODIFICATION,

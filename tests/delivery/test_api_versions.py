@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
-from restoration.delivery.api.views import content_disposition, safe_download_name
+from restoration.interop.http import content_disposition, safe_download_name
 from restoration.models import Version
 from tests.support import image_bytes
 

@@ -99,14 +99,14 @@ def test_job_list_filters_and_columns(client, staff, curator, gan_settings, orig
     assert page.context["action_form"] is None or not page.context["action_form"].fields["action"].choices[1:]
 
 
-def test_curators_cancel_queued_and_retry_failed_jobs(client, curator, gan_settings, original, enqueued, monkeypatch):
+def test_curators_cancel_queued_and_retry_failed_jobs(replace_runner, client, curator, gan_settings, original, enqueued, monkeypatch):
     queued = jobs.submit_job(original("a.png").item, task="restore", user=curator).job
     failing = jobs.submit_job(original("b.png").item, task="restore", user=curator).job
 
     def broken(*args):
         raise RuntimeError("no luck")
 
-    monkeypatch.setitem(engine.ENGINE_TASKS, "restore", broken)
+    replace_runner("restore", broken)
     jobs.execute_job(failing.pk)
     monkeypatch.undo()
     client.force_login(curator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from tests.support import quadrants_bytes, WEIGHTS_SHA256
 from restoration.models import VersionKind
@@ -58,8 +59,9 @@ def test_ai_made_versions_carry_the_visible_label(client, restored_item):
     _original, derivative = restored_item
     manifest = _get(client, "/iiif/3/items/ARC-0001/manifest.json")
     label = manifest["items"][0]["items"][0]["items"][0]["body"]["items"][1]["label"]["en"][0]
-    date = derivative.created_at.strftime("%Y-%m-%d")
-    assert label == f"Restored by model restore-unet-tiny, weights {WEIGHTS_SHA256[:12]}, on {date}; not the original"
+    made = derivative.events.get(event_type="modification").timestamp
+    date = timezone.localdate(made).isoformat()  # the day in the archive's time zone, as the item page says
+    assert label == f"Restored by model restore-unet-tiny, weights {WEIGHTS_SHA256[:12]}…, on {date}; not the original"
     metadata = {entry["label"]["en"][0]: entry["value"]["none"][0] for entry in manifest["metadata"]}
     assert metadata[f"Version {derivative.pk} (restored)"] == label
 

@@ -18,21 +18,23 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from restoration.jobs import engine  # noqa: E402
+import dataclasses  # noqa: E402
+
+from restoration.jobs.tasks import TASKS  # noqa: E402
 
 DELAY = float(os.environ.get("SLOW_ENGINE_DELAY", "0.25"))
-_restore = engine.ENGINE_TASKS["restore"]
+_restore = TASKS["restore"].runner
 
 
-def _slow_restore(weights, source, output, params, progress):
+def _slow_restore(ctx):
     def slowly(fraction: float) -> None:
         time.sleep(DELAY)
-        progress(fraction)
+        ctx.progress(fraction)
 
-    return _restore(weights, source, output, params, slowly)
+    return _restore(dataclasses.replace(ctx, progress=slowly))
 
 
-engine.ENGINE_TASKS["restore"] = _slow_restore
+TASKS["restore"] = dataclasses.replace(TASKS["restore"], runner=_slow_restore)
 
 if __name__ == "__main__":
     call_command("qcluster")

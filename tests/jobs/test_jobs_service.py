@@ -17,7 +17,7 @@ from PIL import Image
 from restoration.jobs import engine
 from restoration import jobs
 from restoration.jobs import submission as submission_module
-from restoration.jobs import worker
+from restoration.jobs import runtime, worker
 from restoration.core import xmp
 from restoration.models import (
     EventObject,
@@ -214,21 +214,21 @@ def test_a_second_delivery_of_a_finished_job_does_nothing(gan_settings, original
 
 
 def _failing_runner(exc: BaseException):
-    def run(weights, source, output, params, progress):
-        output.write_bytes(b"half a file")
-        progress(0.5)
+    def run(ctx):
+        ctx.output.write_bytes(b"half a file")
+        ctx.progress(0.5)
         raise exc
 
     return run
 
 
-def test_a_failing_job_leaves_nothing_behind_but_its_failure_event(
+def test_a_failing_job_leaves_nothing_behind_but_its_failure_event(replace_runner, 
     gan_settings, original, curator, enqueued, monkeypatch, archive_state
 ):
     source = original()
     job = jobs.submit_job(source.item, task="restore", user=curator).job
     before = archive_state()
-    monkeypatch.setitem(engine.ENGINE_TASKS, "restore", _failing_runner(RuntimeError("the generator diverged")))
+    replace_runner("restore", _failing_runner(RuntimeError("the generator diverged")))
 
     assert jobs.execute_job(job.pk) == f"job {job.pk}: failed"
 
@@ -244,10 +244,10 @@ def test_a_failing_job_leaves_nothing_behind_but_its_failure_event(
     assert enqueued == [job.pk]  # not retried: a RuntimeError is not transient
 
 
-def test_transient_errors_are_retried_up_to_the_limit(gan_settings, settings, original, curator, enqueued, monkeypatch):
+def test_transient_errors_are_retried_up_to_the_limit(replace_runner, gan_settings, settings, original, curator, enqueued, monkeypatch):
     settings.JOB_MAX_ATTEMPTS = 2
     job = jobs.submit_job(original().item, task="restore", user=curator).job
-    monkeypatch.setitem(engine.ENGINE_TASKS, "restore", _failing_runner(OSError(28, "No space left on device")))
+    replace_runner("restore", _failing_runner(OSError(28, "No space left on device")))
 
     jobs.execute_job(job.pk)
     job.refresh_from_db()
@@ -357,9 +357,9 @@ def test_reap_jobs_command(gan_settings, original, curator, enqueued):
     assert out.getvalue().strip() == "1 re-queued, 0 failed, 0 queued job(s) sent again"
 
 
-def test_retry_submits_a_failed_recipe_as_a_new_job(gan_settings, original, curator, enqueued, monkeypatch):
+def test_retry_submits_a_failed_recipe_as_a_new_job(replace_runner, gan_settings, original, curator, enqueued, monkeypatch):
     job = jobs.submit_job(original().item, task="restore", params={"seed": 4}, user=curator).job
-    monkeypatch.setitem(engine.ENGINE_TASKS, "restore", _failing_runner(RuntimeError("boom")))
+    replace_runner("restore", _failing_runner(RuntimeError("boom")))
     jobs.execute_job(job.pk)
     monkeypatch.undo()
     retried = jobs.retry_job(RestorationJob.objects.get(pk=job.pk), user=curator)
@@ -408,8 +408,8 @@ def test_torch_threads_come_from_settings_once_per_process(settings, monkeypatch
 
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
-    monkeypatch.setattr(engine, "_torch_configured", False)
+    monkeypatch.setattr(runtime, "_torch_configured", False)
     settings.GAN_THREADS = 3
-    engine._configure_torch()
-    engine._configure_torch()
+    runtime.configure_torch()
+    runtime.configure_torch()
     assert calls == [3]

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AnonymousUser
 from PIL import Image
 
 from restoration.jobs import engine
+from restoration.jobs.tasks import style as style_task
 from restoration import jobs
 from restoration.core import services, xmp
 from restoration.models import (
@@ -181,8 +182,8 @@ def test_defaults_are_filled_in_per_task():
 def test_the_default_step_count_is_the_engines():
     from gan_engine.inference.style import METHODS, StyleOptimizeConfig
 
-    assert engine.STYLE_STEPS_DEFAULT == StyleOptimizeConfig().steps
-    assert engine.STYLE_METHODS == METHODS
+    assert style_task.STEPS_DEFAULT == StyleOptimizeConfig().steps
+    assert style_task.METHODS == METHODS
 
 
 @pytest.mark.parametrize(
@@ -620,3 +621,54 @@ def test_the_item_page_offers_the_new_tasks_and_their_choices(tasks_on, client, 
     assert response.status_code == 303
     job = RestorationJob.objects.get()
     assert (job.task, job.params["scale"], job.params["variant"]) == ("upscale", 2, "gan")
+
+
+# --- One label everywhere -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task,params", [
+    ("restore", {}),
+    ("colorize", {}),
+    ("upscale", {"scale": 2}),
+    ("style", {"method": "feedforward", "tile": 32}),
+    ("style", {"method": "color", "reference_version": "REFERENCE"}),
+])
+def test_the_item_page_the_manifest_the_xmp_and_oai_give_one_label(tasks_on, ingest, curator, enqueued, client,
+                                                                      task, params):
+    """Every task's derivative carries the same sentence on the item page, in the IIIF manifest,
+    in the file's XMP (which starts with it) and in the OAI-PMH record: ``labels.label``."""
+    import html
+    import json
+
+    from lxml import etree
+
+    from restoration.interop import oai
+    from restoration.jobs import labels
+    from restoration.jobs.tasks import TASKS
+
+    source = ingest("plate", _scene(37, 29), public=True)
+    if params.get("reference_version") == "REFERENCE":
+        params = {**params, "reference_version": ingest("warm-print", _reddish()).pk}
+    derivative = _run(jobs.submit_job(source.item, task=task, params=params, user=curator).job).result_version
+    label = labels.label(labels.makings([derivative])[derivative.pk])
+
+    assert label.startswith(TASKS[task].verb + " by ") and label.endswith("; not the original")
+    if params.get("method") == "color":
+        assert "the method style-color (no trained model), method sha256" in label
+    else:
+        assert ", weights " in label and "weights None" not in label
+
+    page = client.get(f"/items/{source.item.identifier}/").content.decode()
+    assert label in html.unescape(page)
+
+    manifest = json.loads(client.get(f"/iiif/3/items/{source.item.identifier}/manifest.json").content)
+    shown = {entry["label"]["en"][0]: entry["value"]["none"][0] for entry in manifest["metadata"]}
+    assert shown[f"Version {derivative.pk} ({derivative.get_kind_display().lower()})"] == label
+
+    description = xmp.read_labels(stored_path(derivative))["Xmp.dc.description"]['lang="x-default"']
+    assert description.startswith(label + ". ")
+
+    record = client.get("/oai", {"verb": "GetRecord", "metadataPrefix": "oai_dc",
+                                 "identifier": oai.oai_identifier(source.item)}).content
+    texts = etree.fromstring(record).xpath("//dc:description/text()", namespaces={"dc": oai.NS_DC})
+    assert label in texts

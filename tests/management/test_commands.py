@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import signal
 import socket
 import stat
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from restoration.management.commands.rundev import Supervisor
+from tests.support import wait_for_exit
 
 # --- ensure_admin ---------------------------------------------------------------------------------
 
@@ -112,22 +112,36 @@ def alive(pid: int) -> bool:
         return False
 
 
-SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(60)"
+# A child that says it is up, then blocks until it is signalled (no sleep, no timer).
+SLEEPER = "import threading\nprint('up', flush=True)\nthreading.Event().wait()"
 
 
-def test_when_one_child_exits_the_other_is_stopped_and_the_status_kept():
+def _fifo(tmp_path: Path, name: str) -> str:
+    """A named pipe: opening it blocks until the other end is opened, so two children can wait
+    for each other without sleeping."""
+    path = tmp_path / name
+    os.mkfifo(path)
+    return str(path)
+
+
+def test_when_one_child_exits_the_other_is_stopped_and_the_status_kept(tmp_path):
+    ready = _fifo(tmp_path, "worker-up")
     out = io.StringIO()
     supervisor = Supervisor(
-        {"web": python("import sys, time; print('bye', flush=True); time.sleep(0.3); sys.exit(3)"), "worker": python(SLEEPER)},
-        out=out, grace=5,
+        {
+            # web waits until the worker has said it is up, then exits with status 3
+            "web": python(f"import sys\nopen({ready!r}).read()\nprint('bye', flush=True)\nsys.exit(3)"),
+            "worker": python(f"import threading\nprint('up', flush=True)\nopen({ready!r}, 'w').close()\n"
+                             "threading.Event().wait()"),
+        },
+        out=out, grace=30,
     )
-    started = time.monotonic()
 
     assert supervisor.run() == 3
 
-    assert time.monotonic() - started < 10
     assert supervisor.exited == ("web", 3)
-    assert all(p.poll() is not None for p in supervisor.processes.values())
+    # stopped by SIGTERM at once, not killed after the grace period
+    assert supervisor.processes["worker"].returncode == -signal.SIGTERM
     assert "[web] bye" in out.getvalue() and "[worker] up" in out.getvalue()
 
 
@@ -136,41 +150,48 @@ def test_a_child_exiting_cleanly_still_ends_the_run_as_a_failure():
     assert supervisor.run() == 1
 
 
-def test_stop_terminates_children_and_their_own_children(tmp_path):
-    pid_file = tmp_path / "grandchild.pid"
+class _StopWhenReady(io.StringIO):
+    """The supervisor's output: stops it once the web child reports its own child's pid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.supervisor: Supervisor | None = None
+        self.grandchild: int | None = None
+
+    def write(self, text: str) -> int:
+        if text.startswith("[web] ready "):
+            self.grandchild = int(text.split()[-1])
+            self.supervisor.stop()
+        return super().write(text)
+
+
+def test_stop_terminates_children_and_their_own_children():
     spawner = (
-        "import subprocess, sys, time\n"
-        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
-        "time.sleep(60)\n"
+        "import subprocess, sys, threading\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
+        "print('ready', child.pid, flush=True)\n"
+        "threading.Event().wait()\n"
     )
-    supervisor = Supervisor({"web": python(spawner), "worker": python(SLEEPER)}, out=io.StringIO(), grace=5)
+    out = _StopWhenReady()
+    supervisor = Supervisor({"web": python(spawner), "worker": python(SLEEPER)}, out=out, grace=5)
+    out.supervisor = supervisor
 
-    def stop_when_ready():
-        deadline = time.monotonic() + 20
-        while not pid_file.exists() or not pid_file.read_text():
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        supervisor.stop()
-
-    threading.Thread(target=stop_when_ready, daemon=True).start()
     assert supervisor.run() == 0
 
-    grandchild = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(grandchild)
+    assert out.grandchild is not None and wait_for_exit(out.grandchild)
+    assert not alive(out.grandchild)
     assert all(p.poll() is not None for p in supervisor.processes.values())
 
 
-def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period():
-    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)"
-    supervisor = Supervisor({"web": python(stubborn), "worker": python("import time; time.sleep(0.5)")}, out=io.StringIO(), grace=0.5)
-    started = time.monotonic()
+def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
+    deaf = _fifo(tmp_path, "web-deaf")
+    stubborn = (f"import signal, threading\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                f"open({deaf!r}, 'w').close()\nthreading.Event().wait()")
+    # the worker ends the run once the web child ignores SIGTERM
+    supervisor = Supervisor({"web": python(stubborn), "worker": python(f"open({deaf!r}).read()")},
+                            out=io.StringIO(), grace=0.5)
     assert supervisor.run() == 1
-    assert time.monotonic() - started < 10 and supervisor.processes["web"].returncode == -signal.SIGKILL
+    assert supervisor.processes["web"].returncode == -signal.SIGKILL
 
 
 # --- rundev: the real command -----------------------------------------------------------------
@@ -194,29 +215,42 @@ def dev_env(tmp_path) -> dict:
     return env
 
 
+def _read_until(process: subprocess.Popen, wanted, seen: list[str], timeout: float = 120) -> bool:
+    """Reads the process's output lines (into ``seen``) until one is ``wanted``; False at its
+    end, or when nothing arrives for ``timeout`` seconds (a hang guard, not a measurement)."""
+    if any(wanted(line) for line in seen):
+        return True
+    while select.select([process.stdout], [], [], timeout)[0]:
+        line = process.stdout.readline().decode(errors="replace")
+        if not line:
+            return False
+        seen.append(line)
+        if wanted(line):
+            return True
+    return False
+
+
 @pytest.mark.slow
 def test_rundev_serves_and_stops_both_on_sigterm(dev_env):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "rundev", "--addr", f"127.0.0.1:{port}", "--grace", "5"],
-        cwd=settings.BASE_DIR, env=dev_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=settings.BASE_DIR, env=dev_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,  # unbuffered: select sees every line
     )
+    seen: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the web server did not start")
-        time.sleep(1)  # let the worker start too
+        # both children have said they are up: the web server listens, the cluster runs
+        web_up = _read_until(process, lambda line: line.startswith("[web]") and "Quit the server" in line, seen)
+        worker_up = _read_until(process, lambda line: line.startswith("[worker]") and "running" in line, seen)
+        assert web_up and worker_up, "".join(seen)
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 2
 
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=60)
+        output = "".join(seen) + rest.decode(errors="replace")
     finally:
         if process.poll() is None:
             process.kill()

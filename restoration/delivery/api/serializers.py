@@ -7,6 +7,8 @@ which write the rows, files and events.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 from django.urls import reverse
@@ -15,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from restoration.jobs import engine
+from restoration.jobs.tasks import TASKS
 from restoration.core.models import (
     DUBLIN_CORE_FIELDS,
     Collection,
@@ -296,19 +299,19 @@ class DuplicateErrorSerializer(ErrorSerializer):
 
 
 PARAMS_HELP = (
-    "Parameters of the task (one of the objects below, by task); unset ones take their defaults. "
-    "E.g. restore {\"strength\": 0.8}; upscale {\"scale\": 2, \"variant\": \"faithful\"}; colorize "
-    "{\"strength\": 0.7}; style {\"method\": \"color\", \"reference_version\": 12} (color and optimize need a "
-    "reference version of this or another item you may read; feedforward takes none; steps only for optimize)."
+    "Parameters of the task (one of the objects below, by task); unset ones take their defaults. E.g. "
+    + "; ".join(f"{name} {json.dumps(dict(task.example))}" for name, task in TASKS.items())
+    + " (style: color and optimize need a reference version of this or another item you may read; feedforward "
+    "takes none; steps only for optimize)."
 )
 
 
 @extend_schema_field({
-    "anyOf": [engine.params_schema(task) for task in engine.TASK_PARAMETERS],
+    "anyOf": [engine.params_schema(task) for task in TASKS],
     "description": PARAMS_HELP,
 })
 class JobParamsField(serializers.JSONField):
-    """``params`` of a job request, documented per task from ``engine.TASK_PARAMETERS``."""
+    """``params`` of a job request, documented per task from its definition (``restoration.jobs.tasks``)."""
 
 
 class JobRequestSerializer(serializers.Serializer):
@@ -317,7 +320,7 @@ class JobRequestSerializer(serializers.Serializer):
     code ``unknown_task``, ``task_unavailable``, ``invalid_parameters`` or ``invalid_source``)."""
 
     task = serializers.CharField(
-        help_text="restore, colorize, upscale or style: one the engine can run now (else 400 task_unavailable)."
+        help_text=f"{', '.join(TASKS)}: one the engine can run now (else 400 task_unavailable)."
     )
     params = JobParamsField(required=False, default=dict, help_text=PARAMS_HELP)
     source_version = serializers.IntegerField(

@@ -14,14 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import unicodedata
-from urllib.parse import quote
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
-from django.http import FileResponse, HttpResponseNotModified
-from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
@@ -33,6 +28,8 @@ from rest_framework.response import Response
 
 from restoration import jobs
 from restoration.core import services
+from restoration.interop import http
+from restoration.interop.http import safe_download_name
 from restoration.core.models import Collection, EventAgent, Item, JobStatus, JobTask, ProvenanceEvent, RestorationJob, Version
 
 from .exceptions import Conflict, InputError
@@ -65,10 +62,6 @@ def _versions_prefetch() -> Prefetch:
     return Prefetch("versions", queryset=Version.objects.select_related("created_by").order_by("created_at", "id"))
 
 
-def visible_items(user) -> QuerySet[Item]:
-    return Item.objects.visible_to(user)
-
-
 # --- Collections ------------------------------------------------------------------------------
 
 
@@ -87,10 +80,7 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     ordering = ["name", "id"]
 
     def get_queryset(self) -> QuerySet[Collection]:
-        queryset = Collection.objects.all()
-        if not self.request.user.is_authenticated:
-            queryset = queryset.filter(is_public=True)
-        return queryset
+        return Collection.objects.visible_to(self.request.user)
 
 
 # --- Items ------------------------------------------------------------------------------------
@@ -121,7 +111,7 @@ class ItemViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Item]:
-        queryset = visible_items(self.request.user)
+        queryset = Item.objects.visible_to(self.request.user)
         if self.action in ("versions", "provenance", "queue_job"):
             return queryset  # only the item's visibility is looked up there
         return queryset.prefetch_related(_versions_prefetch())
@@ -293,38 +283,6 @@ def _ingest_error_response(err: services.IngestError) -> Exception:
 
 # --- Versions and their files -----------------------------------------------------------------
 
-_UNSAFE_NAME_CHARS = re.compile(r'["\\/:*?<>|;%]')
-_NON_TOKEN_ASCII = re.compile(r"[^A-Za-z0-9._ ()+-]")
-
-
-def safe_download_name(name: str, fallback: str) -> str:
-    """A file name safe to offer: no path, no control, format (bidi) or quoting characters, not hidden."""
-    name = unicodedata.normalize("NFC", name.replace("\\", "/")).rsplit("/", 1)[-1]
-    name = "".join(c for c in name if not unicodedata.category(c).startswith("C"))
-    name = _UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
-    return name[:200] or fallback
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII ``filename`` and, for other names, RFC 6266 ``filename*``."""
-    # Accents fall off their letters ("é" -> "e"); other non-ASCII characters become "_".
-    decomposed = unicodedata.normalize("NFKD", name)
-    ascii_name = "".join(c if c.isascii() else "_" for c in decomposed if unicodedata.category(c) != "Mn")
-    ascii_name = _NON_TOKEN_ASCII.sub("_", ascii_name).strip(" .") or "download"
-    header = f'attachment; filename="{ascii_name}"'
-    if ascii_name != name:
-        header += f"; filename*=UTF-8''{quote(name, safe='')}"
-    return header
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    """Weak comparison, as RFC 9110 asks for ``If-None-Match``."""
-    tags = parse_etags(header)
-    if tags == ["*"]:
-        return True
-    return any(tag.removeprefix("W/") == etag for tag in tags)
-
-
 FILE_RESPONSES = {
     (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes."),
     304: OpenApiResponse(description="`If-None-Match` matched the ETag."),
@@ -346,10 +304,7 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     _downloads = {"file", "thumbnail", "access"}
 
     def get_queryset(self) -> QuerySet[Version]:
-        queryset = Version.objects.select_related("created_by", "item")
-        if not self.request.user.is_authenticated:
-            queryset = queryset.filter(item__in=visible_items(self.request.user))
-        return queryset
+        return Version.objects.visible_to(self.request.user).select_related("created_by", "item")
 
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # A download answers any Accept header (a browser's included); its errors answer JSON
@@ -360,24 +315,14 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         stored = getattr(version, field)
         if not stored:
             raise NotFound()
-        etag = f'"{etag_source}"'
-        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-        if_none_match = request.headers.get("If-None-Match")
-        if if_none_match and _etag_matches(if_none_match, etag):
-            response = HttpResponseNotModified()
-            for key, value in headers.items():
-                response[key] = value
-            return response
         try:
-            handle = stored.storage.open(stored.name, "rb")
+            return http.serve(
+                request, etag=f'"{etag_source}"', content_type=content_type, download_name=name,
+                open_file=lambda: stored.storage.open(stored.name, "rb"), headers={"Cache-Control": "private, no-cache"},
+            )
         except FileNotFoundError:
             logger.error("Version %s: stored %s %r is missing", version.pk, field, stored.name)
             raise NotFound("The stored file is missing.")
-        response = FileResponse(handle, content_type=content_type)
-        response["Content-Disposition"] = content_disposition(name)
-        for key, value in headers.items():
-            response[key] = value
-        return response
 
     def _base_name(self, version: Version) -> str:
         stem = f"{version.item.identifier}-{version.kind}-{version.pk}"

@@ -1,11 +1,10 @@
 """What an item's page says about its versions and its provenance.
 
-Every derivative is made by a model (restoration jobs are the only writer of derivatives), so
-every one carries a visible label: "Restored by model X, weights abc123…, on 2026-11-24; not the
-original". The model and the weights' sha256 come from the PREMIS event that created the
-version (its ``detail``, else its executing program's agent detail), else from the job that
-produced it. The timeline lists the item's events oldest first, with their agents, the versions
-they concern and the facts of their detail (checksums, model, parameters).
+Every derivative carries a visible label, the one sentence ``restoration.jobs.labels.label``
+writes for the page, the IIIF manifest, the file's XMP and OAI-PMH alike, e.g. "Restored by
+model X, weights abc123…, on 2026-11-24; not the original". The timeline lists the item's
+events oldest first, with their agents, the versions they concern and the facts of their detail
+(checksums, model, parameters).
 """
 
 from __future__ import annotations
@@ -18,41 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch
-from django.utils import timezone
 
-from restoration.core.models import (
-    Agent,
-    EventAgent,
-    EventObject,
-    EventOutcome,
-    EventType,
-    Item,
-    ProvenanceEvent,
-    RestorationJob,
-    Version,
-    VersionKind,
-)
+from restoration.core.models import Agent, EventAgent, EventObject, Item, ProvenanceEvent, Version, VersionKind
+from restoration.jobs import labels
 
-# The verb of a label, per kind of derivative.
-KIND_VERBS: dict[str, str] = {
-    VersionKind.RESTORED: "Restored",
-    VersionKind.COLORIZED: "Colorized",
-    VersionKind.UPSCALED: "Upscaled",
-    VersionKind.STYLED: "Styled",
-}
-# Events that check a version rather than make it (ingest writes a digest event beside the
-# creating one): not where a derivative's model is recorded.
-CHECK_EVENT_TYPES = (EventType.MESSAGE_DIGEST_CALCULATION, EventType.FIXITY_CHECK, EventType.VALIDATION)
-WEIGHTS_SHOWN = 12  # hex digits of the weights' sha256 in a label (the full value is in the timeline)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def ai_label(kind: str, *, model: str | None, weights_sha256: str | None, made_at: datetime) -> str:
-    """``"Restored by model X, weights abc123…, on 2026-11-24; not the original"``."""
-    verb = KIND_VERBS.get(kind, "Made")
-    by = f"model {model}" if model else "a model that was not recorded"
-    weights = f", weights {weights_sha256[:WEIGHTS_SHOWN]}…" if weights_sha256 else ""
-    return f"{verb} by {by}{weights}, on {timezone.localdate(made_at).isoformat()}; not the original"
 
 
 @dataclass(frozen=True)
@@ -70,45 +39,19 @@ class ShownVersion:
         return not self.version.is_original
 
 
-def _program_detail(event: ProvenanceEvent) -> Mapping[str, Any]:
-    for link in event.agent_links.all():
-        if link.role == EventAgent.Role.EXECUTING_PROGRAM:
-            return link.agent.detail or {}
-    return {}
-
-
 def shown_versions(item: Item) -> list[ShownVersion]:
-    """The item's versions, oldest first, each derivative with its model, weights and label."""
+    """The item's versions, oldest first, each derivative with its model, checksum and label."""
     versions = list(Version.objects.filter(item=item).select_related("created_by").order_by("created_at", "id"))
-    derivative_ids = [v.pk for v in versions if not v.is_original]
-    creating: dict[int, ProvenanceEvent] = {}
-    links = (
-        EventObject.objects.filter(version_id__in=derivative_ids, role=EventObject.Role.OUTCOME,
-                                   event__outcome=EventOutcome.SUCCESS)
-        .exclude(event__event_type__in=CHECK_EVENT_TYPES)
-        .select_related("event")
-        .prefetch_related(Prefetch("event__agent_links", queryset=EventAgent.objects.select_related("agent")))
-        .order_by("event__timestamp", "event_id")
-    )
-    for link in links:
-        creating.setdefault(link.version_id, link.event)  # the first event that made it
-    jobs = {job.result_version_id: job for job in RestorationJob.objects.filter(result_version_id__in=derivative_ids)}
-
+    made = labels.makings(versions)
     shown = []
     for version in versions:
-        if version.is_original:
+        making = made.get(version.pk)
+        if making is None:
             shown.append(ShownVersion(version, made_at=version.created_at))
             continue
-        event, job = creating.get(version.pk), jobs.get(version.pk)
-        detail = dict(event.detail) if event else {}
-        program = _program_detail(event) if event else {}
-        model = detail.get("model") or program.get("model") or (job.model_name if job else None) or None
-        weights = (detail.get("weights_sha256") or program.get("weights_sha256")
-                   or (job.weights_sha256 if job else None) or None)
-        made_at = event.timestamp if event else version.created_at
         shown.append(ShownVersion(
-            version, model=model, weights_sha256=weights, made_at=made_at,
-            ai_label=ai_label(version.kind, model=model, weights_sha256=weights, made_at=made_at),
+            version, model=making.model, weights_sha256=making.weights_sha256 or making.method_sha256,
+            made_at=making.made_at, ai_label=labels.label(making),
         ))
     return shown
 

@@ -7,8 +7,9 @@ from typing import Any
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from restoration.jobs import engine
-from restoration.core.models import Item, JobTask, Version, VersionKind
+from restoration.jobs.params import Param
+from restoration.jobs.tasks import TASKS
+from restoration.core.models import Item, Version, VersionKind
 
 from .display import derivative_kinds
 
@@ -52,9 +53,10 @@ def _version_choices(versions: list[Version]) -> list[tuple[int, str]]:
 class QueueJobForm(forms.Form):
     """A task the engine offers now, the version to start from, and the task's parameters.
 
-    Each task's parameters are fields named ``<task>-<parameter>`` (from
-    ``engine.TASK_PARAMETERS``; the tile size, which never changes a result, is left to the
-    server's default); ``job_request()`` returns what ``jobs.submit_job`` takes.
+    Each task's parameters are fields named ``<task>-<parameter>`` (from its definition in
+    ``restoration.jobs.tasks``; the tile size, which never changes a result, is left to the
+    server's default; a reference parameter chooses among the item's versions);
+    ``job_request()`` returns what ``jobs.submit_job`` takes.
     """
 
     task = forms.ChoiceField(label="Task")
@@ -64,7 +66,7 @@ class QueueJobForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.item = item
         self.tasks = tasks
-        self.fields["task"].choices = [(task, JobTask(task).label) for task in tasks]
+        self.fields["task"].choices = [(task, TASKS[task].title) for task in tasks]
         if tasks:
             self.fields["task"].initial = tasks[0]
         self.fields["source_version"].choices = _version_choices(versions)
@@ -74,7 +76,7 @@ class QueueJobForm(forms.Form):
         self.task_fields: dict[str, list[str]] = {}
         for task in tasks:
             names = []
-            for param in engine.TASK_PARAMETERS[task]:
+            for param in TASKS[task].params:
                 if not param.in_recipe:
                     continue
                 name = f"{task}-{param.name}"
@@ -83,10 +85,10 @@ class QueueJobForm(forms.Form):
             self.task_fields[task] = names
 
     @staticmethod
-    def _param_field(param: engine.Param, versions: list[Version]) -> forms.Field:
+    def _param_field(param: Param, versions: list[Version]) -> forms.Field:
         label = param.name.replace("_", " ").capitalize()
         common: dict[str, Any] = {"label": label, "required": False, "help_text": param.help, "initial": param.default}
-        if param.name == "reference_version":
+        if param.reference:
             choices = ([] if param.required else [("", "None")]) + _version_choices(versions)
             return forms.TypedChoiceField(choices=choices, coerce=int, empty_value=None, **common)
         if param.choices:
@@ -102,7 +104,7 @@ class QueueJobForm(forms.Form):
 
     def fieldsets(self) -> list[tuple[str, str, list[forms.BoundField]]]:
         """(task, label, bound fields) for the template."""
-        return [(task, JobTask(task).label, self.fields_of(task)) for task in self.tasks]
+        return [(task, TASKS[task].title, self.fields_of(task)) for task in self.tasks]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

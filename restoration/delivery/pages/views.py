@@ -53,13 +53,6 @@ VIEW_JOBS_PERMISSION = "restoration.view_restorationjob"
 RECENT_JOBS = 5
 
 
-def visible_collections(user) -> QuerySet[Collection]:
-    collections = Collection.objects.all()
-    if not user.is_authenticated:
-        collections = collections.filter(is_public=True)
-    return collections
-
-
 def _visible_count(items: QuerySet[Item]) -> Coalesce:
     """Annotation: how many of ``items`` belong to the collection of the outer row."""
     counted = items.filter(collection=OuterRef("pk")).order_by().values("collection").annotate(n=Count("pk")).values("n")
@@ -74,7 +67,7 @@ class CollectionListView(ListView):
 
     def get_queryset(self) -> QuerySet[Collection]:
         items = Item.objects.visible_to(self.request.user)
-        return visible_collections(self.request.user).annotate(item_count=_visible_count(items))
+        return Collection.objects.visible_to(self.request.user).annotate(item_count=_visible_count(items))
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -100,7 +93,7 @@ class ItemGridView(ListView):
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         slug = kwargs.get("slug")
-        self.collection = get_object_or_404(visible_collections(request.user), slug=slug) if slug else None
+        self.collection = get_object_or_404(Collection.objects.visible_to(request.user), slug=slug) if slug else None
         self.filters = ItemFilterForm(request.GET)
         return super().get(request, *args, **kwargs)
 

@@ -5,9 +5,10 @@ An item's manifest has one canvas (the size of the original as displayed). Its p
 annotation's body is a ``Choice`` of the item's versions, each an ``Image`` with its
 ``ImageService3``: the preferred version first (the default a viewer shows; the original unless
 a curator chose another), then the others oldest first. Mirador and the Universal Viewer show
-the choice as layers. Every derivative is labelled from its provenance, e.g. "Restored by
-model restore-unet, weights 3f2a9c01d4e5, on 2026-11-24; not the original", and the same
-sentence is repeated in the manifest's ``metadata``.
+the choice as layers. Every derivative is labelled from its provenance by
+``restoration.jobs.labels.label`` (the sentence of the item page, the XMP and OAI-PMH), e.g.
+"Restored by model restore-unet, weights 3f2a9c01d4e5…, on 2026-11-24; not the original",
+and the same sentence is repeated in the manifest's ``metadata``.
 
 Dublin Core fields go to ``metadata`` (``description`` also to ``summary``); ``rights`` goes to
 ``requiredStatement``, and also to ``rights`` when it is a Creative Commons or
@@ -37,7 +38,7 @@ from iiif_prezi3 import (
     ServiceV3,
 )
 
-from restoration.interop import common as interop
+from restoration.jobs import labels
 from restoration.core.models import DUBLIN_CORE_FIELDS, Collection, Item, Version, VersionKind
 
 from . import image as iiif_image
@@ -69,10 +70,11 @@ def collection_url(collection: Collection, base: str) -> str:
     return base + reverse("iiif:collection", args=[collection.slug])
 
 
-def version_label(version: Version, making: interop.Making | None) -> str:
+def version_label(version: Version, making: labels.Making | None) -> str:
+    """"Original", or the derivative's label (``restoration.jobs.labels.label``)."""
     if version.kind == VersionKind.ORIGINAL:
         return "Original"
-    return making.label() if making else f"{version.get_kind_display()}; not the original"
+    return labels.label(making or labels.Making(version.kind, made_at=version.created_at))
 
 
 def _body(version: Version, label: str, source: iiif_image.SourceInfo, base: str,
@@ -110,8 +112,8 @@ def item_manifest(
     largest size a body may name)."""
     manifest_id = manifest_url(item, base)
     versions = _ordered(versions)
-    made = interop.makings(versions)
-    labels = {v.pk: version_label(v, made.get(v.pk)) for v in versions}
+    made = labels.makings(versions)
+    texts = {v.pk: version_label(v, made.get(v.pk)) for v in versions}
     sources = {v.pk: source_info(v) for v in versions}
     original = next((v for v in versions if v.is_original), versions[0] if versions else None)
 
@@ -123,7 +125,7 @@ def item_manifest(
     if item.collection is not None:
         metadata.append(_pair("Collection", item.collection.name))
     for version in versions:
-        detail = labels[version.pk]
+        detail = texts[version.pk]
         if version.is_original:
             detail = f"Original scan, {version.width} x {version.height} pixels, sha256 {version.sha256}"
         metadata.append(_pair(f"Version {version.pk} ({version.get_kind_display().lower()})", detail))
@@ -140,7 +142,7 @@ def item_manifest(
     canvas_id = f"{manifest_id.removesuffix('/manifest.json')}/canvas/1"
     canvas = Canvas(id=canvas_id, width=canvas_source.width, height=canvas_source.height, label=_text(item.title or item.identifier), items=[])
     if versions:
-        bodies = [_body(v, labels[v.pk], sources[v.pk], base, limits) for v in versions]
+        bodies = [_body(v, texts[v.pk], sources[v.pk], base, limits) for v in versions]
         body = bodies[0] if len(bodies) == 1 else Choice(items=bodies)
         annotation = Annotation(
             id=f"{canvas_id}/annotation/1", motivation="painting", body=body, target=canvas_id,

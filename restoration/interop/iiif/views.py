@@ -21,20 +21,18 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseNotModified,
     HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 from PIL import Image
 
 from restoration.interop import common as interop
+from restoration.interop import http
 from restoration.core.models import Collection, Item, Version
 
 from . import image as iiif_image
@@ -78,7 +76,7 @@ def service_url(version_id: int, base: str) -> str:
 def _version_or_404(request: HttpRequest, version_id: int) -> tuple[Version, bool]:
     """(version, public) for a version the caller may see; 404 otherwise."""
     user = interop.request_user(request)
-    version = interop.visible_versions(user).filter(pk=version_id).first()
+    version = Version.objects.visible_to(user).select_related("item").filter(pk=version_id).first()
     if version is None:
         raise Http404("No such image.")
     public = not user.is_authenticated or interop.is_public(version.item)
@@ -101,14 +99,6 @@ def _error(status: int, message: str, public: bool = True) -> HttpResponse:
     return response
 
 
-def _etag_matches(request: HttpRequest, etag: str) -> bool:
-    header = request.headers.get("If-None-Match")
-    if not header:
-        return False
-    tags = parse_etags(header)
-    return tags == ["*"] or any(tag.removeprefix("W/") == etag for tag in tags)
-
-
 def _wants_jsonld(request: HttpRequest) -> bool:
     return "application/ld+json" in request.headers.get("Accept", "")
 
@@ -116,14 +106,11 @@ def _wants_jsonld(request: HttpRequest) -> bool:
 def json_response(request: HttpRequest, document: dict, *, public: bool, jsonld_type: str) -> HttpResponse:
     """JSON with the JSON-LD media type when the client asks for it (``Vary: Accept``)."""
     body = json.dumps(document, ensure_ascii=False, indent=2).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if _etag_matches(request, etag):
-        response = HttpResponseNotModified()
-    else:
-        content_type = jsonld_type if _wants_jsonld(request) else "application/json"
-        response = HttpResponse(body, content_type=content_type)
-    response["ETag"] = etag
-    response["Vary"] = "Accept, Cookie, Authorization"
+    response = http.serve(
+        request, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"', body=body,
+        content_type=jsonld_type if _wants_jsonld(request) else "application/json",
+        headers={"Vary": "Accept, Cookie, Authorization"},
+    )
     return _shared_headers(response, public)
 
 
@@ -193,16 +180,14 @@ def image(request: HttpRequest, version_id: int, region: str, size: str, rotatio
     path, key = _cache_path(version, canonical)
     etag = f'"{key}"'
     headers = {
-        "ETag": etag,
         "Link": (
             f'<{iiif_image.PROFILE_URI}>;rel="profile", '
             f'<{service_url(version.pk, interop.base_url(request))}/{canonical}>;rel="canonical"'
         ),
     }
-    if _etag_matches(request, etag):
-        response = HttpResponseNotModified()
-    elif path.exists():
-        response = FileResponse(open(path, "rb"), content_type=parsed.media_type)
+    if http.etag_matches(request, etag) or path.exists():
+        response = http.serve(request, etag=etag, content_type=parsed.media_type, open_file=lambda: open(path, "rb"),
+                              headers=headers)
     else:
         try:
             with interop.local_path(version) as stored:
@@ -215,9 +200,7 @@ def image(request: HttpRequest, version_id: int, region: str, size: str, rotatio
             _write_atomically(path, data)
         except OSError:
             logger.exception("IIIF: could not cache %s", path)  # still serve it
-        response = HttpResponse(data, content_type=parsed.media_type)
-    for name, value in headers.items():
-        response[name] = value
+        response = http.serve(request, etag=etag, content_type=parsed.media_type, body=data, headers=headers)
     return _shared_headers(response, public)
 
 
@@ -247,15 +230,10 @@ def manifest(request: HttpRequest, identifier: str) -> HttpResponse:
     return json_response(request, document, public=public, jsonld_type=PRESENTATION_JSONLD)
 
 
-def _visible_collections(user):
-    collections = Collection.objects.all()
-    return collections if user.is_authenticated else collections.filter(is_public=True)
-
-
 @require_safe
 def collection(request: HttpRequest, slug: str) -> HttpResponse:
     user = interop.request_user(request)
-    found = get_object_or_404(_visible_collections(user), slug=slug)
+    found = get_object_or_404(Collection.objects.visible_to(user), slug=slug)
     items = Item.objects.visible_to(user).filter(collection=found).order_by("identifier")
     document = presentation.collection_document(found, items, base=interop.base_url(request))
     # Signed-in callers also see the non-public items of a public collection: not for shared caches.
@@ -267,6 +245,6 @@ def collection(request: HttpRequest, slug: str) -> HttpResponse:
 def top_collection(request: HttpRequest) -> HttpResponse:
     user = interop.request_user(request)
     document = presentation.top_collection_document(
-        _visible_collections(user).order_by("name", "id"), base=interop.base_url(request)
+        Collection.objects.visible_to(user).order_by("name", "id"), base=interop.base_url(request)
     )
     return json_response(request, document, public=not user.is_authenticated, jsonld_type=PRESENTATION_JSONLD)

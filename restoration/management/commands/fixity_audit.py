@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from restoration.core import provenance
-from restoration.core.imaging import sha256_stream
+from restoration.core import fixity, provenance
+from restoration.core.models import Version
 from restoration.management.commands._progress import progress
-from restoration.core.models import EventOutcome, EventType, Version
-
-MISSING = "missing"
-
-
-def actual_sha256(name: str) -> tuple[str, int | None]:
-    """(sha256, size) of a stored file, streamed; (``MISSING``, None) when storage lacks it."""
-    try:
-        if not default_storage.exists(name):
-            return MISSING, None
-        with default_storage.open(name, "rb") as fh:
-            return sha256_stream(fh)
-    except FileNotFoundError:
-        return MISSING, None
 
 
 class Command(BaseCommand):
@@ -44,26 +29,13 @@ class Command(BaseCommand):
         )
         with logging_redirect_tqdm(), bar:
             for version in bar:
-                actual, size = actual_sha256(version.file.name)
-                intact = actual == version.sha256
-                detail = {
-                    "algorithm": "sha256", "expected": version.sha256, "actual": actual, "file": version.file.name,
-                }
-                if size is not None:
-                    detail["bytes"] = size
-                provenance.record_event(
-                    EventType.FIXITY_CHECK,
-                    item=version.item,
-                    outcome=EventOutcome.SUCCESS if intact else EventOutcome.FAILURE,
-                    detail=detail,
-                    sources=[version],
-                    software=software,
-                )
+                checked_file = fixity.verify(version)
+                provenance.record_fixity_check(checked_file, software=software)
                 checked += 1
-                if actual == MISSING:
+                if checked_file.missing:
                     missing.append(version)
-                elif not intact:
-                    changed.append((version, actual))
+                elif not checked_file.intact:
+                    changed.append((version, checked_file.actual))
 
         intact_count = checked - len(changed) - len(missing)
         self.stdout.write(f"Checked {checked} file(s): {intact_count} intact, {len(changed)} changed, {len(missing)} missing.")

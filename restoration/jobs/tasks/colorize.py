@@ -1,0 +1,38 @@
+"""colorize: the colouriser predicts colours for a grey (or faded) image, keeping its CIE lightness."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from restoration.jobs import runtime
+from restoration.jobs.params import SEED, TILE, Param
+from restoration.jobs.tasks.base import RunContext, RunOutput, TaskDefinition
+
+STRENGTH = Param("strength", float, 1.0, 0.0, 1.0,
+                 help="Saturation of the predicted colours: 1 = the model's colours, 0 = the grey image. "
+                      "The lightness of the input is kept at any strength.")
+
+
+def run(ctx: RunContext) -> RunOutput:
+    import torch
+
+    from gan_engine.inference.wrappers import Colorizer
+
+    colorizer, load_seconds = runtime.cached_model(
+        ctx.weights, lambda: Colorizer(ctx.weights.path, device=settings.GAN_DEVICE, tile=settings.GAN_TILE)
+    )
+    with torch.inference_mode():
+        colorizer.colorize_file(ctx.source, ctx.output, tile=runtime.tile(ctx.params),
+                                strength=runtime.strength(ctx.params), progress=ctx.progress)
+    return RunOutput(device=str(colorizer.device), load_seconds=load_seconds)
+
+
+TASK = TaskDefinition(
+    name="colorize",
+    title="Colorize",
+    verb="Colorized",
+    version_kind="colorized",
+    params=(TILE, STRENGTH, SEED),
+    runner=run,
+    example={"strength": 0.7},
+)
