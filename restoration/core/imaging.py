@@ -58,7 +58,8 @@ _TIFF_PLANAR_CONFIGURATION = 284
 _TIFF_TILE_WIDTH = 322
 _TIFF_EXTRA_SAMPLES = 338
 # Raw bytes read per band by the strip-wise TIFF path.
-_BAND_BYTES = 4 * 1024 * 1024
+# Rows read at a time by the strip reader (display images and IIIF regions alike).
+BAND_BYTES = 4 * 1024 * 1024
 # EXIF orientation value -> the transpose that displays the image upright.
 ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -303,7 +304,7 @@ def _shrink(im: Image.Image, target: tuple[int, int], bits: int) -> Image.Image:
 
 
 @dataclass(frozen=True)
-class _TiffStrips:
+class TiffStrips:
     """Where the rows of an uncompressed, chunky, striped TIFF page lie in its file."""
 
     width: int
@@ -320,7 +321,7 @@ class _TiffStrips:
         return self.width * self.stored_samples * self.dtype.itemsize
 
 
-def _stored_size(im: Image.Image) -> tuple[int, int]:
+def stored_size(im: Image.Image) -> tuple[int, int]:
     """(width, height) as stored in the file. Pillow 13 reports a TIFF's size already turned by its
     EXIF orientation (and turns the pixels on load); the strip reader sees the stored layout."""
     if im.format == "TIFF" and hasattr(im, "tag_v2"):
@@ -330,14 +331,14 @@ def _stored_size(im: Image.Image) -> tuple[int, int]:
     return im.size
 
 
-def _pillow_oriented(im: Image.Image, orientation: int) -> bool:
+def pillow_oriented(im: Image.Image, orientation: int) -> bool:
     """Whether Pillow applied the EXIF orientation while loading (Pillow >= 13 does for TIFF and
     then removes the tag from the page's tags); the caller must not turn the pixels again."""
     return (im.format == "TIFF" and orientation not in (None, 1) and hasattr(im, "tag_v2")
             and _EXIF_ORIENTATION not in im.tag_v2)
 
 
-def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
+def tiff_strips(path: PathType, im: Image.Image) -> TiffStrips | None:
     """The layout of the first page if the strip-wise path can read it, else None (Pillow decodes)."""
     tags = im.tag_v2
 
@@ -368,8 +369,8 @@ def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
     if order is None:
         return None
     keep = samples if samples in (1, 3) or extra == 2 else samples - 1
-    width, height = _stored_size(im)
-    return _TiffStrips(
+    width, height = stored_size(im)
+    return TiffStrips(
         width=width,
         height=height,
         samples=keep,
@@ -381,7 +382,7 @@ def _tiff_strips(path: PathType, im: Image.Image) -> _TiffStrips | None:
     )
 
 
-def _read_rows(fh: BinaryIO, layout: _TiffStrips, top: int, bottom: int) -> np.ndarray:
+def read_rows(fh: BinaryIO, layout: TiffStrips, top: int, bottom: int) -> np.ndarray:
     """Rows ``top`` to ``bottom`` of the page as (rows, width, stored samples), from their strips."""
     parts = []
     row = top
@@ -397,10 +398,24 @@ def _read_rows(fh: BinaryIO, layout: _TiffStrips, top: int, bottom: int) -> np.n
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _reduce_tiff_strips(path: PathType, layout: _TiffStrips, target: tuple[int, int]) -> Image.Image:
+def rows_to_image(rows: np.ndarray, layout: TiffStrips) -> Image.Image:
+    """Rows from ``read_rows`` as an 8-bit image ("L", "LA", "RGB" or "RGBA"): an unused extra
+    sample dropped, 16-bit scaled to 8 (65535 -> 255), min-is-white grey inverted."""
+    rows = rows[..., : layout.samples]
+    if layout.dtype.itemsize == 2:
+        rows = np.clip(rows.astype(np.float32) / 257.0 + 0.5, 0, 255).astype(np.uint8)
+    else:
+        rows = np.ascontiguousarray(rows, dtype=np.uint8)
+    if layout.min_is_white:
+        rows = rows.copy()
+        rows[..., 0] = 255 - rows[..., 0]
+    return Image.fromarray(rows if layout.samples > 1 else rows[..., 0])
+
+
+def _reduce_tiff_strips(path: PathType, layout: TiffStrips, target: tuple[int, int]) -> Image.Image:
     """The page averaged over factor x factor blocks (the result still covers ``target``), as 8-bit.
 
-    Reads about ``_BAND_BYTES`` of rows at a time; memory stays near that plus the small result.
+    Reads about ``BAND_BYTES`` of rows at a time; memory stays near that plus the small result.
     """
     width, height = layout.width, layout.height
     factor = max(1, int(min(width / target[0], height / target[1])))
@@ -408,13 +423,13 @@ def _reduce_tiff_strips(path: PathType, layout: _TiffStrips, target: tuple[int, 
         raise ImageRejected("corrupt_image", "The TIFF file has fewer strips than its height needs.")
     out = np.empty((-(-height // factor), -(-width // factor), layout.samples), dtype=np.uint8)
     scale = 1 / 257 if layout.dtype.itemsize == 2 else 1.0  # 65535 -> 255
-    blocks_per_band = max(1, _BAND_BYTES // (factor * layout.row_bytes))
+    blocks_per_band = max(1, BAND_BYTES // (factor * layout.row_bytes))
     pad_w = (-width) % factor
     accumulator = np.uint32 if factor * factor * 65535 < 2**32 else np.uint64
     with open(path, "rb") as fh:
         for top in range(0, height, factor * blocks_per_band):
             bottom = min(top + factor * blocks_per_band, height)
-            rows = _read_rows(fh, layout, top, bottom)[..., : layout.samples]
+            rows = read_rows(fh, layout, top, bottom)[..., : layout.samples]
             pad_h = (-rows.shape[0]) % factor
             if pad_h or pad_w:
                 rows = np.pad(rows, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
@@ -428,7 +443,7 @@ def _reduce_tiff_strips(path: PathType, layout: _TiffStrips, target: tuple[int, 
     return Image.fromarray(out if layout.samples > 1 else out[..., 0])
 
 
-def _profile_space(icc: bytes | None) -> str | None:
+def profile_space(icc: bytes | None) -> str | None:
     """The colour space an ICC profile describes ("RGB", "GRAY", "CMYK", ...), None if unreadable."""
     if not icc:
         return None
@@ -448,7 +463,7 @@ def _flatten(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | N
     An RGB or grey profile is kept as it is, with the pixels it describes. Other colour spaces
     (CMYK, Lab) are converted to sRGB through their profile when they have one.
     """
-    space = _profile_space(icc)
+    space = profile_space(icc)
     if im.mode in ("RGBA", "RGBa", "LA", "La"):
         base = "RGB" if im.mode.startswith("RGB") else "L"
         background = Image.new(base, im.size, 255 if base == "L" else (255, 255, 255))
@@ -498,10 +513,10 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
             bits = _stored_bit_depth(im, fmt, None, None) if fmt in ("TIFF", "JPEG") else 8
             if fmt == "PNG" and im.mode.startswith("I"):
                 bits = 16
-            strips = _tiff_strips(path, im) if fmt == "TIFF" else None
+            strips = tiff_strips(path, im) if fmt == "TIFF" else None
             oriented = False  # whether the decoded pixels are already upright
             if strips is not None:  # the stored (not yet oriented) layout
-                access_size_px = _fit(_stored_size(im), access_size)
+                access_size_px = _fit(stored_size(im), access_size)
                 small = _reduce_tiff_strips(path, strips, access_size_px)
             else:
                 access_size_px = _fit(im.size, access_size)
@@ -509,7 +524,7 @@ def make_display_images(path: PathType, *, thumb_size: int, access_size: int, qu
                     # Decode at 1/2, 1/4 or 1/8 scale when that still covers the access size.
                     im.draft(im.mode, access_size_px)
                 im.load()
-                oriented = _pillow_oriented(im, orientation)
+                oriented = pillow_oriented(im, orientation)
                 access_size_px = _fit(im.size, access_size)
                 small = _shrink(im, access_size_px, bits)
     except ImageRejected:

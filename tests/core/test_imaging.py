@@ -223,10 +223,10 @@ def test_uncompressed_tiff_is_read_by_strips_and_matches_pillow(shape, options, 
         data[..., 3] = np.iinfo(dtype).max
     tifffile.imwrite(path, data if channels > 1 else data[..., 0], **options)
     with Image.open(path) as im:
-        assert imaging._tiff_strips(path, im) is not None
+        assert imaging.tiff_strips(path, im) is not None
 
     _, by_strips = make_display_images(path, **SIZES)
-    monkeypatch.setattr(imaging, "_tiff_strips", lambda path, im: None)
+    monkeypatch.setattr(imaging, "tiff_strips", lambda path, im: None)
     _, by_pillow = make_display_images(path, **SIZES)
 
     strips_image, pillow_image = _open(by_strips), _open(by_pillow)
@@ -240,20 +240,20 @@ def test_compressed_tiff_is_left_to_pillow(make_image, archive_dirs):
     path = archive_dirs.work / "lzw.tif"
     Image.new("RGB", (20, 10)).save(path, "TIFF", compression="tiff_lzw")
     with Image.open(path) as im:
-        assert imaging._tiff_strips(path, im) is None
+        assert imaging.tiff_strips(path, im) is None
 
 
 def test_strip_wise_reading_reads_bands_not_the_whole_file(make_image, monkeypatch):
     path = make_image("tall.tif", size=(200, 3000))
-    monkeypatch.setattr(imaging, "_BAND_BYTES", 200 * 3 * 100)  # about 100 rows per band
+    monkeypatch.setattr(imaging, "BAND_BYTES", 200 * 3 * 100)  # about 100 rows per band
     reads = []
-    original = imaging._read_rows
+    original = imaging.read_rows
 
     def spy(fh, layout, top, bottom):
         reads.append(bottom - top)
         return original(fh, layout, top, bottom)
 
-    monkeypatch.setattr(imaging, "_read_rows", spy)
+    monkeypatch.setattr(imaging, "read_rows", spy)
     _, access = make_display_images(path, **SIZES)
     assert len(reads) > 10 and max(reads) < 200 and sum(reads) == 3000
     assert _open(access).size == (7, 100)

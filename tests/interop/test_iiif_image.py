@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from restoration.core import imaging
 from restoration.interop.iiif import image as iiif
 from restoration.interop.iiif import views as iiif_views
 
@@ -253,22 +254,31 @@ def test_jpeg_is_decoded_once_at_a_reduced_scale(tmp_path, decoded_areas):
     assert decoded_areas == [(2400, 1600)]  # a full-resolution tile: one full decode, never two
 
 
-def test_striped_tiff_reads_only_the_rows_of_the_region(tmp_path, decoded_areas):
-    """An uncompressed, striped TIFF (OpenCV writes 8 KiB strips) is read strip-wise."""
+def test_striped_tiff_reads_only_the_rows_of_the_region(tmp_path, decoded_areas, monkeypatch):
+    """An uncompressed, striped TIFF (OpenCV writes 8 KiB strips) is read strip-wise, by the
+    archive's one strip reader (``core.imaging``), never decoded whole by Pillow."""
     width, height = 2000, 1500
     path = tmp_path / "master.tif"
     array = quadrants_array(width, height)
     assert cv2.imwrite(str(path), array[..., ::-1], [cv2.IMWRITE_TIFF_COMPRESSION, 1])
     with Image.open(path) as im:
         assert len(im.tile) > 10 and iiif._strip_layout(im) is not None
+    rows_read: list[int] = []
+    read_rows = imaging.read_rows
+
+    def counting(fh, layout, top, bottom):
+        rows_read.append(bottom - top)
+        return read_rows(fh, layout, top, bottom)
+
+    monkeypatch.setattr(imaging, "read_rows", counting)
     tile = _cut(path, "1024,1024,512,256", "512,")
     assert tile.size == (512, 256) and near(tile.getpixel((400, 200)), WHITE)
-    assert sum(w * h for w, h in decoded_areas) == width * 256  # only the region's rows, once
-    decoded_areas.clear()
+    assert sum(rows_read) == 256 and decoded_areas == []  # only the region's rows, once; no Pillow decode
+    rows_read.clear()
     small = _cut(path, "full", "500,")
     assert small.size == (500, 375)
     assert all(near(c, e) for c, e in zip(_corner_colours(small), (RED, GREEN, BLUE, WHITE)))
-    assert sum(w * h for w, h in decoded_areas) == width * height  # every row exactly once, by bands
+    assert sum(rows_read) == height and len(rows_read) > 1  # every row exactly once, by bands
     # the strip-wise result equals Pillow's own decode of the whole file
     whole = Image.open(path).convert("RGB").crop((1024, 1024, 1536, 1280))
     assert np.array_equal(np.asarray(tile), np.asarray(whole))

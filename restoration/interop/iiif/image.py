@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from restoration.core.imaging import ORIENTATION_TRANSPOSE as _ORIENTATION_TRANSPOSE, _profile_space  # one table
+from restoration.core import imaging
+from restoration.core.imaging import ORIENTATION_TRANSPOSE as _ORIENTATION_TRANSPOSE  # one table
+from restoration.core.imaging import profile_space
 
 API_CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROTOCOL = "http://iiif.io/api/image"
@@ -56,15 +58,10 @@ QUALITIES = ("default", "color", "gray", "bitonal")
 EXTRA_FEATURES = ("mirroring", "sizeUpscaling", "canonicalLinkHeader", "profileLinkHeader")
 
 _EXIF_ORIENTATION = 0x0112
-_TIFF_BITS_PER_SAMPLE = 258
-_TIFF_SAMPLES_PER_PIXEL = 277
-_TIFF_STRIP_BYTE_COUNTS = 279
-_TIFF_PLANAR_CONFIGURATION = 284
 # IIIF rotates clockwise; Pillow's ROTATE_n turns counter-clockwise.
 _CLOCKWISE = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 # Raw bytes of full-resolution rows read per band on the strip-wise TIFF path.
-BAND_BYTES = 32 * 1024 * 1024
 
 _INT = re.compile(r"\d+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -364,9 +361,8 @@ def _orientation(im: Image.Image) -> int:
 
 def _oriented_on_load(im: Image.Image) -> bool:
     """Whether Pillow itself applies the orientation when loading (recent Pillow, for TIFF) and so
-    already reports the displayed size: the stored tile size is then the size turned."""
-    tile_size = getattr(im, "_tile_size", None)
-    return im.format == "TIFF" and tile_size is not None and tuple(tile_size) != tuple(im.size)
+    already reports the displayed size: the size stored in the file's tags is then turned."""
+    return im.format == "TIFF" and tuple(imaging.stored_size(im)) != tuple(im.size)
 
 
 def read_source(open_image: Opener) -> SourceInfo:
@@ -378,62 +374,15 @@ def read_source(open_image: Opener) -> SourceInfo:
         return SourceInfo(width=width, height=height, is_color=im.mode not in _GREY_MODES, format=im.format or "")
 
 
-@dataclass(frozen=True)
-class _Strips:
-    """An uncompressed, chunky, striped TIFF page that can be read a band of rows at a time."""
-
-    row_bytes: int
-
-
-def _strip_layout(im: Image.Image) -> _Strips | None:
-    """The layout when the strip-wise path can read ``im``, else None (Pillow decodes it whole)."""
-    if im.format != "TIFF" or _orientation(im) != 1 or not im.tile:
+def _strip_layout(im: Image.Image) -> imaging.TiffStrips | None:
+    """The strip layout (``core.imaging``'s reader) when ``im`` can be read a band of rows at a
+    time: an uncompressed striped TIFF opened from a file, shown as stored; else None (Pillow
+    decodes it whole)."""
+    if im.format != "TIFF" or not getattr(im, "filename", None) or _orientation(im) != 1:
         return None
-    width, height = im.size
-    if tuple(getattr(im, "_tile_size", im.size)) != (width, height):
+    if _oriented_on_load(im):
         return None
-    tags = im.tag_v2
-    planar = tags.get(_TIFF_PLANAR_CONFIGURATION, 1)
-    bits = tags.get(_TIFF_BITS_PER_SAMPLE, (1,))
-    samples = tags.get(_TIFF_SAMPLES_PER_PIXEL, 1)
-    counts = tags.get(_TIFF_STRIP_BYTE_COUNTS)
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    counts = counts if isinstance(counts, tuple) else (counts,)
-    if planar != 1 or not counts or len(counts) != len(im.tile):
-        return None
-    bits_per_pixel = sum(bits) if len(bits) == samples else bits[0] * samples
-    row_bytes = math.ceil(width * bits_per_pixel / 8)
-    for tile, count in zip(im.tile, counts):
-        codec, (x0, y0, x1, y1), _offset, args = tile
-        if (
-            codec != "raw"
-            or (x0, x1) != (0, width)
-            or not isinstance(args, tuple)
-            or len(args) < 3
-            or args[1] not in (0, row_bytes)
-            or args[2] != 1
-            or count != (y1 - y0) * row_bytes
-        ):
-            return None
-    return _Strips(row_bytes=row_bytes)
-
-
-def _select_rows(part: Image.Image, layout: _Strips, top: int, bottom: int) -> None:
-    """Makes the freshly opened ``part`` load only rows ``top`` to ``bottom`` (as its whole image)."""
-    width = part.size[0]
-    tiles = []
-    for tile in part.tile:
-        codec, (_x0, y0, _x1, y1), offset, args = tile
-        low, high = max(top, y0), min(bottom, y1)
-        if low < high:
-            extents = (0, low - top, width, high - top)
-            shifted = offset + (low - y0) * layout.row_bytes
-            tiles.append(tile._replace(extents=extents, offset=shifted) if hasattr(tile, "_replace")
-                         else (codec, extents, shifted, args))
-    part.tile = tiles
-    part._size = (width, bottom - top)
-    if hasattr(part, "_tile_size"):
-        part._tile_size = (width, bottom - top)
+    return imaging.tiff_strips(im.filename, im)
 
 
 def _displayable(im: Image.Image) -> Image.Image:
@@ -498,22 +447,22 @@ def _render_whole(im: Image.Image, box: Box, size: tuple[int, int]) -> Image.Ima
     return picture
 
 
-def _render_strips(open_image: Opener, layout: _Strips, box: Box, size: tuple[int, int]) -> Image.Image:
-    """Reads the region's rows a band at a time, box-reducing each band before the next."""
+def _render_strips(path: str, layout: imaging.TiffStrips, box: Box, size: tuple[int, int]) -> Image.Image:
+    """Reads the region's rows a band at a time (``imaging.read_rows``), box-reducing each band
+    before the next."""
     factor = max(1, int(min(box.w / size[0], box.h / size[1])))
-    band_rows = max(factor, (BAND_BYTES // layout.row_bytes) // factor * factor)
+    band_rows = max(factor, (imaging.BAND_BYTES // layout.row_bytes) // factor * factor)
     canvas: Image.Image | None = None
-    for top in range(box.y, box.y + box.h, band_rows):
-        bottom = min(top + band_rows, box.y + box.h)
-        with open_image() as part:
-            _select_rows(part, layout, top, bottom)
-            part.load()
-            band = _displayable(part.crop((box.x, 0, box.x + box.w, bottom - top)))
-        if factor > 1:
-            band = band.reduce(factor)
-        if canvas is None:
-            canvas = Image.new(band.mode, (math.ceil(box.w / factor), math.ceil(box.h / factor)))
-        canvas.paste(band, (0, (top - box.y) // factor))
+    with open(path, "rb") as fh:
+        for top in range(box.y, box.y + box.h, band_rows):
+            bottom = min(top + band_rows, box.y + box.h)
+            rows = imaging.read_rows(fh, layout, top, bottom)[:, box.x : box.x + box.w]
+            band = imaging.rows_to_image(rows, layout)
+            if factor > 1:
+                band = band.reduce(factor)
+            if canvas is None:
+                canvas = Image.new(band.mode, (math.ceil(box.w / factor), math.ceil(box.h / factor)))
+            canvas.paste(band, (0, (top - box.y) // factor))
     assert canvas is not None  # the region has at least one row
     if canvas.size == size:
         return canvas
@@ -545,7 +494,7 @@ def render(open_image: Opener, request: ImageRequest) -> tuple[Image.Image, byte
         layout = _strip_layout(im)
         size = (request.width, request.height)
         if layout is not None:
-            picture = _render_strips(open_image, layout, request.region, size)
+            picture = _render_strips(im.filename, layout, request.region, size)
         else:
             picture = _render_whole(im, request.region, size)
     if request.mirror:
@@ -563,7 +512,7 @@ def encode(im: Image.Image, fmt: str, *, icc_profile: bytes | None = None, jpeg_
             im = im.convert("L")
     elif fmt == "webp" and im.mode not in ("RGB", "RGBA"):
         im = im.convert("RGBA" if im.mode == "LA" else "RGB")
-    space = _profile_space(icc_profile)
+    space = profile_space(icc_profile)
     fits = (space == "RGB" and im.mode in ("RGB", "RGBA")) or (space == "GRAY" and im.mode in ("L", "LA"))
     params: dict = {"icc_profile": icc_profile} if fits else {}
     if fmt in ("jpg", "webp"):
