@@ -144,6 +144,84 @@ def record_event(
 
 
 # --- Event builders: the events the archive writes, each in one place -----------------------------
+#
+# Each builder names the facts of one kind of event as keyword arguments and writes it through
+# ``record_event``; the services, the worker and the audit call these rather than compose
+# details themselves, so an event of a kind always has the same shape.
+
+
+def record_digest(version: Version, *, sha256: str, size: int, route: str, filename: str, file_format: str,
+                  user) -> ProvenanceEvent:
+    """``message digest calculation`` of a newly stored version (original or derivative)."""
+    return record_event(
+        EventType.MESSAGE_DIGEST_CALCULATION,
+        item=version.item,
+        outcomes=[version],
+        detail={"algorithm": "sha256", "value": sha256, "bytes": size, "route": route,
+                "original_filename": filename, "format": file_format},
+        user=user,
+        software=archive_software(),
+    )
+
+
+def record_ingestion(version: Version, *, sha256: str, size: int, route: str, filename: str, file_format: str,
+                     mime_type: str, identifier: str, collection: str | None, user) -> ProvenanceEvent:
+    """``ingestion`` of an original: how it came in, and as which item."""
+    return record_event(
+        EventType.INGESTION,
+        item=version.item,
+        outcomes=[version],
+        detail={"algorithm": "sha256", "value": sha256, "bytes": size, "route": route,
+                "original_filename": filename, "format": file_format, "mime_type": mime_type,
+                "identifier": identifier, "collection": collection},
+        user=user,
+        software=archive_software(),
+    )
+
+
+def record_derivation(version: Version, *, sources: Iterable[Version], detail: Mapping[str, Any], user,
+                      software: Mapping[str, Any], event_type: str = EventType.MODIFICATION,
+                      timestamp: datetime | None = None) -> ProvenanceEvent:
+    """The event that made a derivative (``modification`` by default): its sources (the parent
+    first, then e.g. a reference), the software that ran (model and weights in its detail), and
+    the facts of the run (kind and sha256 of the result first)."""
+    return record_event(
+        event_type,
+        item=version.item,
+        sources=sources,
+        outcomes=[version],
+        detail={"kind": version.kind, "sha256": version.sha256, **dict(detail)},
+        user=user,
+        software=software,
+        timestamp=timestamp,
+    )
+
+
+def record_metadata_change(item: Item, changes: Mapping[str, Any], *, user,
+                           sources: Iterable[Version] = ()) -> ProvenanceEvent:
+    """``metadata modification``: ``changes`` maps each changed field to ``{"old", "new"}``."""
+    return record_event(
+        EventType.METADATA_MODIFICATION,
+        item=item,
+        sources=sources,
+        detail={"changes": dict(changes)},
+        user=user,
+        software=archive_software(),
+    )
+
+
+def record_failed_derivation(item: Item, *, sources: Iterable[Version], detail: Mapping[str, Any], user,
+                             software: Mapping[str, Any]) -> ProvenanceEvent:
+    """A ``modification`` that failed (a job's run): its sources and why, no outcome version."""
+    return record_event(
+        EventType.MODIFICATION,
+        item=item,
+        outcome=EventOutcome.FAILURE,
+        sources=sources,
+        detail=detail,
+        user=user,
+        software=software,
+    )
 
 
 def record_fixity_check(checked: "Fixity", *, software: Mapping[str, Any] | None = None) -> ProvenanceEvent:

@@ -288,21 +288,8 @@ def _is_user(user) -> bool:
 
 
 def _digest_event(version: Version, received: _Received, *, filename: str, route: str, user) -> None:
-    provenance.record_event(
-        EventType.MESSAGE_DIGEST_CALCULATION,
-        item=version.item,
-        outcomes=[version],
-        detail={
-            "algorithm": "sha256",
-            "value": received.sha256,
-            "bytes": received.size,
-            "route": route,
-            "original_filename": filename,
-            "format": received.info.format,
-        },
-        user=user,
-        software=provenance.archive_software(),
-    )
+    provenance.record_digest(version, sha256=received.sha256, size=received.size, route=route, filename=filename,
+                             file_format=received.info.format, user=user)
 
 
 def ingest_upload(
@@ -346,23 +333,10 @@ def ingest_upload(
                     item, received, kind=VersionKind.ORIGINAL, parent=None, filename=safe_name, user=user
                 )
                 _digest_event(version, received, filename=safe_name, route=route, user=user)
-                provenance.record_event(
-                    EventType.INGESTION,
-                    item=item,
-                    outcomes=[version],
-                    detail={
-                        "algorithm": "sha256",
-                        "value": sha256,
-                        "bytes": size,
-                        "route": route,
-                        "original_filename": safe_name,
-                        "format": received.info.format,
-                        "mime_type": received.info.mime_type,
-                        "identifier": identifier,
-                        "collection": collection.slug if collection else None,
-                    },
-                    user=user,
-                    software=provenance.archive_software(),
+                provenance.record_ingestion(
+                    version, sha256=sha256, size=size, route=route, filename=safe_name,
+                    file_format=received.info.format, mime_type=received.info.mime_type, identifier=identifier,
+                    collection=collection.slug if collection else None, user=user,
                 )
         except IntegrityError as exc:
             # Another ingest won a race for the same identifier or the same content.
@@ -419,15 +393,9 @@ def add_derivative(
             item = Item.objects.get(pk=parent.item_id)
             version = _create_version(item, received, kind=kind, parent=parent, filename=safe_name, user=user)
             _digest_event(version, received, filename=safe_name, route="derivative", user=user)
-            provenance.record_event(
-                event_type,
-                item=item,
-                sources=[parent, *(v for v in also_from if v.pk != parent.pk)],
-                outcomes=[version],
-                detail={"kind": kind, "sha256": sha256, **dict(detail)},
-                user=user,
-                software=software,
-                timestamp=made_at,
+            provenance.record_derivation(
+                version, sources=[parent, *(v for v in also_from if v.pk != parent.pk)], detail=detail, user=user,
+                software=software, event_type=event_type, timestamp=made_at,
             )
     return version
 
@@ -477,13 +445,7 @@ def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Ite
         if not diff:
             return item
         current.save(update_fields=[*diff, "updated_at"])
-        provenance.record_event(
-            EventType.METADATA_MODIFICATION,
-            item=current,
-            detail={"changes": diff},
-            user=user,
-            software=provenance.archive_software(),
-        )
+        provenance.record_metadata_change(current, diff, user=user)
     for field in (*diff, "updated_at"):
         setattr(item, field, getattr(current, field))
     return item
@@ -507,13 +469,8 @@ def set_preferred_version(version: Version, *, user) -> Version:
         if previous is not None:
             Version.objects.filter(pk=previous).update(is_preferred=False)
         Version.objects.filter(pk=version.pk).update(is_preferred=True)
-        provenance.record_event(
-            EventType.METADATA_MODIFICATION,
-            item=item,
-            sources=[version],
-            detail={"changes": {"preferred_version": {"old": previous, "new": version.pk}}},
-            user=user,
-            software=provenance.archive_software(),
+        provenance.record_metadata_change(
+            item, {"preferred_version": {"old": previous, "new": version.pk}}, user=user, sources=[version]
         )
     version.is_preferred = True
     return version

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from restoration.core import fixity, provenance, services, xmp
-from restoration.core.models import EventOutcome, EventType, JobStatus, RestorationJob, Version
+from restoration.core.models import JobStatus, RestorationJob, Version
 from restoration.jobs import engine, labels, params, submission
 from restoration.jobs.tasks import TASKS
 
@@ -275,10 +275,8 @@ def _record_failure(job: RestorationJob, message: str) -> None:
     reference_ids = set(params.references(TASKS[job.task], job.params).values()) - {job.source_version_id}
     sources += list(Version.objects.filter(pk__in=reference_ids).order_by("pk"))
     extra = {} if has_weights else {"method_sha256": job.weights_sha256}
-    provenance.record_event(
-        EventType.MODIFICATION,
-        item=job.item,
-        outcome=EventOutcome.FAILURE,
+    provenance.record_failed_derivation(
+        job.item,
         sources=sources,
         detail={
             "job": job.pk,
