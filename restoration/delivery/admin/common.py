@@ -1,0 +1,63 @@
+"""What the admin classes share: staff may view, read-only tables, thumbnails, agents."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from restoration.core.models import EventAgent, ProvenanceEvent
+
+
+THUMBNAIL_PX = 64
+
+
+class StaffMayViewMixin:
+    """Any active staff account may view (and find the app in the index); changes need permissions."""
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        user = request.user
+        return (user.is_active and user.is_staff) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return (user.is_active and user.is_staff) or super().has_module_permission(request)
+
+
+class ReadOnlyMixin(StaffMayViewMixin):
+    """Browsable and never editable from the admin, whatever the account's permissions."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+def display_url(version_id: int, which: str) -> str:
+    return reverse("admin:restoration_version_display", args=[version_id, which])
+
+
+def thumbnail_tag(version_id: int | None, size: int = THUMBNAIL_PX) -> str:
+    if version_id is None:
+        return "-"
+    return format_html(
+        '<img src="{}" alt="" loading="lazy" style="max-width:{}px;max-height:{}px">',
+        display_url(version_id, "thumbnail"),
+        size,
+        size,
+    )
+
+
+def agents_text(event: ProvenanceEvent) -> str:
+    return format_html_join(
+        ", ", "{} ({})", ((str(link.agent), link.role) for link in event.agent_links.all())
+    ) or "-"
+
+
+def events_with_agents(queryset: QuerySet) -> QuerySet:
+    return queryset.prefetch_related(Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent")))
