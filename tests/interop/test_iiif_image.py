@@ -12,6 +12,7 @@ from PIL import Image, ImageFile
 
 from restoration.core import imaging
 from restoration.interop.iiif import image as iiif
+from restoration.interop.iiif import render as iiif_render
 from restoration.interop.iiif import views as iiif_views
 
 from tests.support import BLUE, GREEN, near, quadrants_array, quadrants_bytes, RED, WHITE
@@ -140,9 +141,9 @@ def _write(path, array: np.ndarray, fmt: str, **save) -> str:
 
 def _cut(path, region="full", size="max", rotation="0", quality="default.png") -> Image.Image:
     opener = lambda: Image.open(path)  # noqa: E731
-    source = iiif.read_source(opener)
+    source = iiif_render.read_source(opener)
     request = iiif.parse_request(region, size, rotation, quality, source, NO_LIMITS)
-    picture, _icc = iiif.render(opener, request)
+    picture, _icc = iiif_render.render(opener, request)
     return picture.convert("RGB")
 
 
@@ -188,9 +189,9 @@ def test_rotation_and_mirroring_move_the_quadrants(quadrant_file):
 def test_qualities(tmp_path):
     path = _write(tmp_path / "q.png", quadrants_array(40, 30), "PNG")
     opener = lambda: Image.open(path)  # noqa: E731
-    source = iiif.read_source(opener)
-    gray, _ = iiif.render(opener, iiif.parse_request("full", "max", "0", "gray.png", source, NO_LIMITS))
-    bitonal, _ = iiif.render(opener, iiif.parse_request("full", "max", "0", "bitonal.png", source, NO_LIMITS))
+    source = iiif_render.read_source(opener)
+    gray, _ = iiif_render.render(opener, iiif.parse_request("full", "max", "0", "gray.png", source, NO_LIMITS))
+    bitonal, _ = iiif_render.render(opener, iiif.parse_request("full", "max", "0", "bitonal.png", source, NO_LIMITS))
     assert gray.mode == "L" and bitonal.mode == "1"
     assert gray.getpixel((30, 25)) == 255 and bitonal.getpixel((30, 25)) == 255  # white stays white
     assert set(np.unique(np.asarray(bitonal.convert("L")))) <= {0, 255}
@@ -210,7 +211,7 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     exif[0x0112] = orientation
     path = tmp_path / "o.jpg"
     stored.save(path, "JPEG", quality=95, exif=exif)
-    source = iiif.read_source(lambda: Image.open(path))
+    source = iiif_render.read_source(lambda: Image.open(path))
     assert (source.width, source.height) == (200, 100)
     assert all(near(c, e) for c, e in zip(_corner_colours(_cut(path)), (RED, GREEN, BLUE, WHITE)))
     top_right = _cut(path, "100,0,100,50", "50,")
@@ -262,7 +263,7 @@ def test_striped_tiff_reads_only_the_rows_of_the_region(tmp_path, decoded_areas,
     array = quadrants_array(width, height)
     assert cv2.imwrite(str(path), array[..., ::-1], [cv2.IMWRITE_TIFF_COMPRESSION, 1])
     with Image.open(path) as im:
-        assert len(im.tile) > 10 and iiif._strip_layout(im) is not None
+        assert len(im.tile) > 10 and iiif_render._strip_layout(im) is not None
     rows_read: list[int] = []
     read_rows = imaging.read_rows
 
@@ -403,8 +404,8 @@ def test_items_of_private_collections_are_invisible(client, store, private_colle
 
 def test_images_are_cached_and_revalidated(client, public_version, monkeypatch, archive_dirs):
     rendered = []
-    real_render = iiif.render
-    monkeypatch.setattr(iiif, "render", lambda *a, **k: rendered.append(1) or real_render(*a, **k))
+    real_render = iiif_render.render
+    monkeypatch.setattr(iiif_render, "render", lambda *a, **k: rendered.append(1) or real_render(*a, **k))
     first = _image(client, public_version, "pct:0,0,50,50/100,/0/default.jpg")
     second = _image(client, public_version, "0,0,200,150/100,75/0/default.jpg")  # the same canonical request
     assert first.status_code == second.status_code == 200 and len(rendered) == 1
@@ -444,7 +445,7 @@ def test_tiff_orientation_is_applied_once(tmp_path, compression):
     exif[0x0112] = 6
     path = tmp_path / "o.tif"
     stored.save(path, "TIFF", exif=exif, **({"compression": compression} if compression else {}))
-    source = iiif.read_source(lambda: Image.open(path))
+    source = iiif_render.read_source(lambda: Image.open(path))
     assert (source.width, source.height) == (200, 100)
     upright = _cut(path)
     assert upright.size == (200, 100)

@@ -36,6 +36,7 @@ from restoration.interop import http
 from restoration.core.models import Collection, Item, Version
 
 from . import image as iiif_image
+from . import render as iiif_render
 from . import presentation
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def source_info(version: Version) -> iiif_image.SourceInfo:
     if cached is not None:
         return iiif_image.SourceInfo(**cached)
     with interop.local_path(version) as path:
-        info = iiif_image.read_source(lambda: Image.open(path))
+        info = iiif_render.read_source(lambda: Image.open(path))
     cache.set(key, info.__dict__, None)
     return info
 
@@ -191,11 +192,11 @@ def image(request: HttpRequest, version_id: int, region: str, size: str, rotatio
     else:
         try:
             with interop.local_path(version) as stored:
-                picture, icc = iiif_image.render(lambda: Image.open(stored), parsed)
+                picture, icc = iiif_render.render(lambda: Image.open(stored), parsed)
         except FileNotFoundError:
             logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
             return _error(404, "The stored file is missing.", public)
-        data = iiif_image.encode(picture, parsed.format, icc_profile=icc, jpeg_quality=settings.IIIF_JPEG_QUALITY)
+        data = iiif_render.encode(picture, parsed.format, icc_profile=icc, jpeg_quality=settings.IIIF_JPEG_QUALITY)
         try:
             _write_atomically(path, data)
         except OSError:
