@@ -1,11 +1,15 @@
-"""Contact sheet of the colorizer on real black-and-white photographs: grey | automatic | reference | from reference.
+"""Contact sheets of the colorizer on real photographs: grey | automatic | [reference |] from reference.
 
-    python bench/colorize_sheet.py --out docs/colorize_contact_sheet.png
+    python bench/colorize_sheet.py --set docs --out docs/colorize_contact_sheet.png
+    python bench/colorize_sheet.py --set bw --out runs/colorize_bw_sheet.png   # never commit it
 
-The photographs are ten of ``../shared/data/real/bw`` (mostly people) and the two of
-``real/gray``; each has a colour reference chosen by hand from ``train/color_imagenet`` for
-its content (a portrait for a portrait, a group for a group, a river bank for a river bank).
-Nothing here is scored: there is no ground truth; the sheet is for looking.
+``docs``: the two ``real/gray`` photographs (BSD-3-Clause) and the old photographs of
+``real/old`` (MIT), without the reference images (ImageNet photographs belong to their
+owners; the sheet names them). ``bw``: ten of ``real/bw`` (mostly people), with the
+references shown; the data README forbids committing or publishing ``real/bw``, so that sheet
+stays in the git-ignored ``runs/``. Each photograph has a colour reference chosen by hand from
+``train/color_imagenet`` for its content (a portrait for a portrait, a group for a group, a
+river bank for a river bank). Nothing here is scored: there is no ground truth.
 """
 
 from __future__ import annotations
@@ -21,7 +25,19 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
 # photograph -> reference (train/color_imagenet/imagenet_<name>.jpg), chosen by content.
-PAIRS = {
+DOCS_PAIRS = {
+    "real/gray/00017_gray.png": "cowboy_hat",
+    "real/gray/wolf_gray.jpg": "timber_wolf",
+    "real/old/a.png": "bow_tie",
+    "real/old/b.png": "groom",
+    "real/old/c.png": "hair_spray",
+    "real/old/d.png": "lakeside",
+    "real/old/e.png": "park_bench",
+    "real/old/g.png": "groom",
+    "real/old/scratch_a.png": "cowboy_hat",
+    "real/old/scratch_b.png": "cowboy_hat",
+}
+BW_PAIRS = {
     "real/bw/1901Electrophone.jpg": "hair_spray",
     "real/bw/1920sFamilyPhoto.jpg": "groom",
     "real/bw/1925Girl.jpg": "cowboy_hat",
@@ -32,16 +48,15 @@ PAIRS = {
     "real/bw/abe.jpg": "bow_tie",
     "real/bw/airmen1943.jpg": "lakeside",
     "real/bw/marilyn_woods.jpg": "wig",
-    "real/gray/00017_gray.png": "cowboy_hat",
-    "real/gray/wolf_gray.png": "timber_wolf",
 }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--set", choices=["docs", "bw"], default="docs")
     ap.add_argument("--out", default=str(ROOT / "docs" / "colorize_contact_sheet.png"))
-    ap.add_argument("--height", type=int, default=220, help="row height in pixels")
+    ap.add_argument("--height", type=int, default=200, help="row height in pixels")
     args = ap.parse_args()
 
     from PIL import Image, ImageDraw
@@ -52,17 +67,19 @@ def main() -> int:
 
     colorizer = Colorizer(args.weights, device="cpu")
     rows = []
-    for rel, ref_name in tqdm(PAIRS.items(), desc="photographs"):
+    pairs = DOCS_PAIRS if args.set == "docs" else BW_PAIRS
+    show_reference = args.set == "bw"
+    for rel, ref_name in tqdm(pairs.items(), desc="photographs"):
         src = DATA / rel
         ref_path = DATA / "train" / "color_imagenet" / f"imagenet_{ref_name}.jpg"
         if not src.is_file() or not ref_path.is_file():
             continue
         rgb = imageio.load_image(src).rgb
         reference = imageio.load_image(ref_path).rgb
-        grey = np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2) if rgb.ndim == 3 else rgb
+        grey = np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2) if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, 2)
         auto = colorizer.colorize(rgb)
         from_ref = colorizer.colorize(rgb, reference=reference)
-        rows.append((src.name, ref_name, [grey, auto, reference, from_ref]))
+        rows.append((src.name, ref_name, [grey, auto, reference, from_ref] if show_reference else [grey, auto, from_ref]))
 
     def tile(img: np.ndarray, h: int) -> Image.Image:
         im = Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
@@ -70,11 +87,14 @@ def main() -> int:
 
     h = args.height
     rendered = [(name, ref, [tile(x, h) for x in imgs]) for name, ref, imgs in rows]
-    widths = [max(r[2][i].width for r in rendered) for i in range(4)]
-    sheet = Image.new("RGB", (sum(widths) + 5 * 6, len(rendered) * (h + 18) + 18), "white")
+    columns = len(rendered[0][2])
+    widths = [max(r[2][i].width for r in rendered) for i in range(columns)]
+    sheet = Image.new("RGB", (sum(widths) + (columns + 1) * 6, len(rendered) * (h + 18) + 18), "white")
     draw = ImageDraw.Draw(sheet)
     x = 6
-    for title, w in zip(("grey (input)", "automatic", "reference", "from reference"), widths):
+    titles = ("grey (input)", "automatic", "reference", "from reference") if show_reference else (
+        "grey (input)", "automatic", "from reference (named below)")
+    for title, w in zip(titles, widths):
         draw.text((x, 3), title, fill="black")
         x += w + 6
     for r, (name, ref, tiles) in enumerate(rendered):
