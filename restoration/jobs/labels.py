@@ -50,6 +50,7 @@ class Making:
     method_sha256: str | None = None  # a method without weights: its description's checksum
     made_at: datetime | None = None
     software: str | None = None  # the executing program, when no model is recorded
+    reference: str | None = None  # the reference version a job used: "ITEM-ID (version N)"
 
     @property
     def is_ai(self) -> bool:
@@ -81,7 +82,16 @@ def label(making: Making) -> str:
     else:
         by = "a model that was not recorded"
     when = f", on {made_on(making.made_at)}" if making.made_at else ""
-    return f"{verb(making.kind)} by {by}{when}; not the original"
+    ref = ""
+    if making.reference:
+        task = by_version_kind(making.kind)
+        ref = f", {task.reference_phrase if task is not None else 'reference'} {making.reference}"
+    return f"{verb(making.kind)} by {by}{ref}{when}; not the original"
+
+
+def reference_text(item_identifier: str, version_pk: int) -> str:
+    """How a label names a reference version."""
+    return f"{item_identifier} (version {version_pk})"
 
 
 def _program_detail(event: ProvenanceEvent) -> tuple[Mapping[str, Any], str | None]:
@@ -107,8 +117,10 @@ def making_of(version: Version, event: ProvenanceEvent | None, job: RestorationJ
         weights = program.get("weights_sha256") or (job.weights_sha256 if job else None)
     if method_sha:
         weights = None
+    reference = (reference_text(detail["reference_item"], detail["reference_version"])
+                 if detail.get("reference_item") and detail.get("reference_version") else None)
     return Making(version.kind, model=model, weights_sha256=weights or None, method_sha256=method_sha or None,
-                  made_at=event.timestamp, software=software)
+                  made_at=event.timestamp, software=software, reference=reference)
 
 
 def makings(versions: Iterable[Version]) -> dict[int, Making]:

@@ -104,14 +104,17 @@ def _references(job: RestorationJob) -> dict[str, Version]:
     return found
 
 
-def _making(job: RestorationJob, result: engine.RunResult, made_at) -> labels.Making:
+def _making(job: RestorationJob, result: engine.RunResult, made_at,
+            references: dict[str, Version] | None = None) -> labels.Making:
     """How the result was made, for its label (the same facts the provenance event records)."""
     weights = result.weights
     has_weights = weights is None or weights.has_weights
+    ref = (references or {}).get("reference_version")
     return labels.Making(
         TASKS[job.task].version_kind, model=result.model_name, made_at=made_at,
         weights_sha256=result.weights_sha256 if has_weights else None,
         method_sha256=None if has_weights else result.weights_sha256,
+        reference=labels.reference_text(ref.item.identifier, ref.pk) if ref is not None else None,
     )
 
 
@@ -167,7 +170,7 @@ def _run(job: RestorationJob, attempt: int) -> Version:
 
         clock = time.monotonic()
         made_at = timezone.now()
-        label = labels.label(_making(job, result, made_at))
+        label = labels.label(_making(job, result, made_at, references))
         xmp.write_labels(
             output,
             digital_source_type=task.source_type(job.params),

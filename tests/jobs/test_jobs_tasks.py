@@ -171,7 +171,8 @@ def _run(job) -> RestorationJob:
 
 def test_defaults_are_filled_in_per_task():
     assert engine.validate_params("upscale", {}) == {"tile": None, "scale": 4, "variant": "faithful", "seed": 0}
-    assert engine.validate_params("colorize", {"strength": 1}) == {"tile": None, "strength": 1.0, "seed": 0}
+    assert engine.validate_params("colorize", {"strength": 1}) == {"tile": None, "strength": 1.0,
+                                                                   "reference_version": None, "seed": 0}
     assert engine.validate_params("style", {"reference_version": 3}) == {
         "tile": None, "method": "color", "reference_version": 3, "strength": 1.0, "steps": None, "seed": 0}
     assert engine.validate_params("style", {"method": "optimize", "reference_version": 3})["steps"] == 200
@@ -200,7 +201,7 @@ def test_the_default_step_count_is_the_engines():
         ("upscale", {"tile": 8}, "tile", "at least 16"),
         ("colorize", {"strength": 1.5}, "strength", "at most 1.0"),
         ("colorize", {"strength": "full"}, "strength", "must be a number"),
-        ("colorize", {"reference_version": 3}, "reference_version", "Unknown parameter"),
+        ("colorize", {"reference_version": "3"}, "reference_version", "must be a number"),
         ("colorize", {"seed": -1}, "seed", "at least 0"),
         ("style", {}, "reference_version", "required for the style method color"),
         ("style", {"method": "optimize"}, "reference_version", "required for the style method optimize"),
@@ -368,7 +369,8 @@ def test_a_reference_of_another_item_is_accepted(tasks_on, ingest, curator, enqu
     assert submission.created and submission.job.params["reference_version"] == reference.pk
 
 
-def test_a_reference_the_user_may_not_read_is_refused_like_an_unknown_one(tasks_on, ingest, curator, enqueued):
+@pytest.mark.parametrize("task", ["style", "colorize"])
+def test_a_reference_the_user_may_not_read_is_refused_like_an_unknown_one(task, tasks_on, ingest, curator, enqueued):
     private = Collection.objects.create(name="Private", slug="private", is_public=False)
     public = Collection.objects.create(name="Public", slug="public", is_public=True)
     source = ingest("plate", _scene(), public=True)
@@ -378,16 +380,27 @@ def test_a_reference_the_user_may_not_read_is_refused_like_an_unknown_one(tasks_
 
     def refusal(pk) -> jobs.JobError:
         with pytest.raises(jobs.JobError) as caught:
-            jobs.submit_job(source.item, task="style", params={"reference_version": pk}, user=outsider)
+            jobs.submit_job(source.item, task=task, params={"reference_version": pk}, user=outsider)
         return caught.value
 
     unknown, invisible = refusal(999_999), refusal(hidden.pk)
     assert (invisible.code, invisible.field) == (unknown.code, unknown.field) == ("invalid_parameters", "params")
     assert invisible.message == unknown.message.replace("999999", str(hidden.pk))
     assert "hidden" not in invisible.message
-    assert jobs.submit_job(source.item, task="style", params={"reference_version": visible.pk}, user=outsider).created
+    assert jobs.submit_job(source.item, task=task, params={"reference_version": visible.pk}, user=outsider).created
     # A curator may read every item: the hidden print is a reference for them.
-    assert jobs.submit_job(source.item, task="style", params={"reference_version": hidden.pk}, user=curator).created
+    assert jobs.submit_job(source.item, task=task, params={"reference_version": hidden.pk}, user=curator).created
+
+
+def test_a_colorize_label_names_its_reference():
+    from restoration.jobs import labels
+
+    making = labels.Making("colorized", model="semantic-colorizer", weights_sha256="ab" * 32,
+                           reference=labels.reference_text("PHOTO-7", 12))
+    text = labels.label(making)
+    assert text.startswith("Colorized by model semantic-colorizer, weights ")
+    assert "colours from reference PHOTO-7 (version 12)" in text
+    assert "reference" not in labels.label(labels.Making("colorized", model="semantic-colorizer"))
 
 
 # --- Runners end to end --------------------------------------------------------------------------

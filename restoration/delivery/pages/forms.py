@@ -50,19 +50,26 @@ def _version_choices(versions: list[Version]) -> list[tuple[int, str]]:
     return [(v.pk, f"{v.get_kind_display()} (version {v.pk}, {v.width} × {v.height})") for v in versions]
 
 
+def _reference_choices(versions: list[Version]) -> list[tuple[int, str]]:
+    return [(v.pk, f"{v.item.identifier}: {v.get_kind_display()} (version {v.pk}, {v.width} × {v.height})")
+            for v in versions]
+
+
 class QueueJobForm(forms.Form):
     """A task the engine offers now, the version to start from, and the task's parameters.
 
     Each task's parameters are fields named ``<task>-<parameter>`` (from its definition in
     ``restoration.jobs.tasks``; the tile size, which never changes a result, is left to the
-    server's default; a reference parameter chooses among the item's versions);
+    server's default; a reference parameter chooses among the versions of any item the user may
+    read, ``reference_versions``);
     ``job_request()`` returns what ``jobs.submit_job`` takes.
     """
 
     task = forms.ChoiceField(label="Task")
     source_version = forms.TypedChoiceField(label="Start from", coerce=int)
 
-    def __init__(self, *args, item: Item, versions: list[Version], tasks: tuple[str, ...], **kwargs) -> None:
+    def __init__(self, *args, item: Item, versions: list[Version], tasks: tuple[str, ...],
+                 reference_versions: list[Version] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.item = item
         self.tasks = tasks
@@ -80,16 +87,18 @@ class QueueJobForm(forms.Form):
                 if not param.in_recipe:
                     continue
                 name = f"{task}-{param.name}"
-                self.fields[name] = self._param_field(param, versions)
+                self.fields[name] = self._param_field(param, versions, reference_versions)
                 names.append(name)
             self.task_fields[task] = names
 
     @staticmethod
-    def _param_field(param: Param, versions: list[Version]) -> forms.Field:
+    def _param_field(param: Param, versions: list[Version], reference_versions: list[Version] | None = None) -> forms.Field:
         label = param.name.replace("_", " ").capitalize()
         common: dict[str, Any] = {"label": label, "required": False, "help_text": param.help, "initial": param.default}
         if param.reference:
-            choices = ([] if param.required else [("", "None")]) + _version_choices(versions)
+            # Any version the curator may read, of this item or another one (the job checks it again).
+            pool = reference_versions if reference_versions is not None else versions
+            choices = ([] if param.required else [("", "None")]) + _reference_choices(pool)
             return forms.TypedChoiceField(choices=choices, coerce=int, empty_value=None, **common)
         if param.choices:
             return forms.TypedChoiceField(choices=[(c, str(c)) for c in param.choices], coerce=param.kind, **common)

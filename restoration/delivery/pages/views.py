@@ -201,7 +201,8 @@ class ItemView(View):
         if not request.user.has_perm(QUEUE_PERMISSION):
             raise PermissionDenied("Queueing restoration jobs is for curators.")
         versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))
-        form = QueueJobForm(request.POST, item=item, versions=versions, tasks=engine.available_tasks())
+        form = QueueJobForm(request.POST, item=item, versions=versions, tasks=engine.available_tasks(),
+                            reference_versions=_reference_versions(request.user))
         error = None
         if form.is_valid():
             try:
@@ -259,7 +260,8 @@ class ItemView(View):
         if context["can_queue"]:
             tasks = engine.available_tasks()
             context["queue_form"] = form or QueueJobForm(
-                item=item, versions=[s.version for s in versions], tasks=tasks
+                item=item, versions=[s.version for s in versions], tasks=tasks,
+                reference_versions=_reference_versions(user),
             )
         context["show_jobs"] = user.has_perm(VIEW_JOBS_PERMISSION)
         if context["show_jobs"]:
@@ -278,3 +280,11 @@ def _chosen(derivatives: list[display.ShownVersion], asked: str | None) -> displ
                 return shown
     return next((s for s in derivatives if s.version.is_preferred), derivatives[-1])
 
+
+# The reference picker lists at most this many versions (newest first): a page, not an export.
+REFERENCE_CHOICES = 500
+
+
+def _reference_versions(user) -> list[Version]:
+    """Versions of any item ``user`` may read, for a task's reference parameter (newest first)."""
+    return list(Version.objects.visible_to(user).select_related("item").order_by("-created_at", "-id")[:REFERENCE_CHOICES])

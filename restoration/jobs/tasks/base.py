@@ -96,6 +96,8 @@ class TaskDefinition:
     params: tuple[Param, ...]
     runner: Runner
     digital_source_type: str = COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    # How the label names a reference version the job used ("colours from reference X (version N)").
+    reference_phrase: str = "reference"
     variants: tuple[Mapping[str, Any], ...] = ({},)
     weights_key: Callable[["TaskDefinition", Mapping[str, Any]], str | None] = _default_weights_key
     variant_label: Callable[[Mapping[str, Any]], str] | None = None

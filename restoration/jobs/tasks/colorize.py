@@ -1,4 +1,6 @@
-"""colorize: the colouriser predicts colours for a grey (or faded) image, keeping its CIE lightness."""
+"""colorize: the colouriser predicts colours for a grey (or faded) image, keeping its CIE lightness;
+with ``reference_version``, the colours of that photograph (a version of this item or another one
+the requester may read) are carried over region by region, the automatic colours elsewhere."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ STRENGTH = Param("strength", float, 1.0, 0.0, 1.0,
                       "The lightness of the input is kept at any strength.")
 
 
+REFERENCE = Param("reference_version", int, None, 1, reference=True,
+                  help="Id of a colour photograph's version (of this item or another one you may read) whose "
+                       "colours are carried over by semantic correspondence (same place, person, object or "
+                       "period; any framing, scale or mirroring). Without it the colours are predicted.")
+
+
 def run(ctx: RunContext) -> RunOutput:
     import torch
 
@@ -23,7 +31,8 @@ def run(ctx: RunContext) -> RunOutput:
     )
     with torch.inference_mode():
         colorizer.colorize_file(ctx.source, ctx.output, tile=runtime.tile(ctx.params),
-                                strength=runtime.strength(ctx.params), progress=ctx.progress)
+                                strength=runtime.strength(ctx.params),
+                                reference=ctx.references.get("reference_version"), progress=ctx.progress)
     return RunOutput(device=str(colorizer.device), load_seconds=load_seconds)
 
 
@@ -32,7 +41,8 @@ TASK = TaskDefinition(
     title="Colorize",
     verb="Colorized",
     version_kind="colorized",
-    params=(TILE, STRENGTH, SEED),
+    params=(TILE, STRENGTH, REFERENCE, SEED),
+    reference_phrase="colours from reference",
     runner=run,
     example={"strength": 0.7},
 )

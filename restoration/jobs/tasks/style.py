@@ -158,4 +158,5 @@ TASK = TaskDefinition(
     action_params={"method": "feedforward"},
     action_title="Style transfer with the trained style model",
     example={"method": "color", "reference_version": 12},
+    reference_phrase="style of reference",
 )
