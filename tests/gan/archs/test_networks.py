@@ -291,6 +291,7 @@ def test_tonecolour_parameters_depend_on_the_whole_image():
     assert (a - b).abs().max() > 1e-3  # the bottom half's correction follows the top half
 
 
+@pytest.mark.slow
 def test_tonecolour_learns_a_global_fade():
     """A few hundred steps on faded copies (lifted blacks, lowered whites) undo most of the fade."""
     torch.manual_seed(0)
