@@ -457,6 +457,39 @@ def test_colorize_strength_zero_is_the_grey_image(tasks_on, ingest, curator, enq
     assert np.hypot(lab[..., 1], lab[..., 2]).max() < 1.5
 
 
+def test_colorize_from_another_items_reference_names_it_in_label_xmp_and_provenance(
+        tasks_on, tmp_path, ingest, curator, enqueued):
+    import torch
+
+    from gan_engine import checkpoints
+    from gan_engine.archs.colorizer import SemanticColorizer
+
+    torch.manual_seed(0)
+    model = SemanticColorizer([[-30.0, 20.0], [0.0, 0.0], [40.0, 50.0]], widths=(8, 8, 8))
+    tasks_on.GAN_WEIGHTS = {**tasks_on.GAN_WEIGHTS, "colorize": checkpoints.save_checkpoint(
+        tmp_path / "semantic.safetensors", model, {"task": "colorize", "model_name": "tiny-semantic"})}
+    source, reference = ingest("grey-print", _grey()), ingest("warm-print", _reddish())
+    job = _run(jobs.submit_job(source.item, task="colorize", params={"reference_version": reference.pk},
+                               user=curator).job)
+
+    derivative = job.result_version
+    assert derivative.kind == VersionKind.COLORIZED and derivative.item == source.item
+    lab_out, lab_in = _lab(stored_path(derivative)), _lab(stored_path(source))
+    assert np.abs(lab_out[..., 0] - lab_in[..., 0]).max() < 1.0  # L kept (up to 8-bit rounding)
+    named = f"colours from reference {reference.item.identifier} (version {reference.pk})"
+    from restoration.jobs import labels as job_labels
+
+    assert named in job_labels.labels([derivative])[derivative.pk]
+    assert named in xmp.read_labels(stored_path(derivative))["Xmp.dc.description"]['lang="x-default"']
+    from restoration.core.models import EventObject
+
+    making = [link.event for link in EventObject.objects.filter(version=derivative, role=EventObject.Role.OUTCOME)
+              .select_related("event") if (link.event.detail or {}).get("job") == job.pk]
+    assert len(making) == 1
+    assert making[0].detail["reference_version"] == reference.pk
+    assert making[0].detail["reference_sha256"] == reference.sha256
+
+
 def test_style_color_moves_the_colours_toward_another_items_reference(tasks_on, ingest, curator, enqueued):
     source, reference = ingest("plate", _scene()), ingest("warm-print", _reddish())
     job = _run(jobs.submit_job(source.item, task="style", params={"reference_version": reference.pk},
