@@ -93,10 +93,13 @@ class SemanticColorizer(nn.Module):
         grey = lightness_to_grey(L)
         return self.encoder.features(grey.expand(-1, 3, -1, -1), ENCODER_TAPS)
 
+    def decode(self, feats: dict[str, torch.Tensor], L: torch.Tensor) -> torch.Tensor:
+        """Logits from encoder features already computed for ``L`` (a caller that needs the
+        features too, e.g. reference matching, encodes once)."""
+        return self.decoder(feats, F.interpolate(L, size=feats["s4"].shape[-2:], mode="area"))
+
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        feats = self.encode(L)
-        L4 = F.interpolate(L, size=feats["s4"].shape[-2:], mode="area")
-        return self.decoder(feats, L4)
+        return self.decode(self.encode(L), L)
 
 
 def decode_ab(logits: torch.Tensor, bins: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

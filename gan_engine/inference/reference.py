@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_engine.archs.colorizer import SemanticColorizer, decode_ab, lightness_to_grey
+from gan_engine.archs.colorizer import SemanticColorizer, decode_ab
 from gan_engine.inference.semantic_colorize import (
-    compose_lab, guided_upsample, lightness_of, predict_logits, working_size)
+    compose_lab, guided_upsample, lightness_of, working_size)
 
 __all__ = ["ReferenceConfig", "reference_ab", "blended_ab", "colorize_from_reference"]
 
@@ -49,15 +49,19 @@ class ReferenceConfig:
     trust_above: float = 0.75  # confidence over which the reference's colour is used alone
 
 
-def _descriptors(model: SemanticColorizer, L: np.ndarray, luma_weight: float) -> tuple[torch.Tensor, tuple[int, int]]:
-    """L (h, w) at working size -> (N, D) unit descriptors of the 1/8 cells, grid (h8, w8)."""
+def _encode(model: SemanticColorizer, L: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """L (h, w) at working size -> (L as (1, 1, h, w) on the model's device, encoder features)."""
     p = next(model.parameters())
     x = torch.from_numpy(np.ascontiguousarray(L))[None, None].to(p.device, p.dtype)
-    feats = {k: v.float().cpu() for k, v in
-             model.encoder.features(lightness_to_grey(x).expand(-1, 3, -1, -1), ("s8", "s16")).items()}
+    return x, model.encode(x)
+
+
+def _descriptors(x: torch.Tensor, feats: dict[str, torch.Tensor], luma_weight: float) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Encoder features of one image -> (N, D) unit descriptors of its 1/8 cells, grid (h8, w8)."""
     x = x.float().cpu()
-    f8 = F.normalize(feats["s8"], dim=1)
-    f16 = F.normalize(F.interpolate(feats["s16"], size=f8.shape[-2:], mode="bilinear", align_corners=False), dim=1)
+    f8 = F.normalize(feats["s8"].float().cpu(), dim=1)
+    f16 = F.normalize(F.interpolate(feats["s16"].float().cpu(), size=f8.shape[-2:], mode="bilinear",
+                                    align_corners=False), dim=1)
     mean = F.adaptive_avg_pool2d(x, f8.shape[-2:])
     spread = (F.adaptive_avg_pool2d(x * x, f8.shape[-2:]) - mean * mean).clamp_min(0).sqrt()
     luma = torch.cat([mean * 4.0, spread * 8.0], 1) * luma_weight / 2.0  # lightness in units like the features
@@ -76,17 +80,9 @@ def _cell_ab(rgb: np.ndarray, grid: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(ab.reshape(-1, 2).astype(np.float32))
 
 
-@torch.inference_mode()
-def reference_ab(model: SemanticColorizer, L: np.ndarray, reference_rgb: np.ndarray,
-                 cfg: ReferenceConfig = ReferenceConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """Full-size L (H, W) and a reference sRGB (h, w, 3) -> (ab (h8, w8, 2), confidence (h8, w8)).
-
-    The grid is 1/8 of the target's working size; ab comes from the reference where it matches.
-    """
-    h, w = working_size(*L.shape, cfg.work_short)
-    L_small = cv2.resize(L, (w, h), interpolation=cv2.INTER_AREA)
-    query, grid = _descriptors(model, L_small, cfg.luma_weight)
-
+def _match(model: SemanticColorizer, query: torch.Tensor, grid: tuple[int, int], reference_rgb: np.ndarray,
+           cfg: ReferenceConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Target descriptors -> (ab (h8, w8, 2) from the reference's best matches, confidence (h8, w8))."""
     ref_L = lightness_of(reference_rgb)
     keys, values = [], []
     for s in cfg.scales:
@@ -95,7 +91,7 @@ def reference_ab(model: SemanticColorizer, L: np.ndarray, reference_rgb: np.ndar
         L_ref = cv2.resize(ref_L, (rw, rh), interpolation=cv2.INTER_AREA)
         for flip in ((False, True) if cfg.mirror else (False,)):
             Lr, rgb = (L_ref[:, ::-1], ref_small[:, ::-1]) if flip else (L_ref, ref_small)
-            d, rgrid = _descriptors(model, np.ascontiguousarray(Lr), cfg.luma_weight)
+            d, rgrid = _descriptors(*_encode(model, Lr), cfg.luma_weight)
             keys.append(d)
             values.append(_cell_ab(np.ascontiguousarray(rgb), rgrid))
     keys_t, values_t = torch.cat(keys), torch.cat(values)  # (M, D), (M, 2)
@@ -111,14 +107,33 @@ def reference_ab(model: SemanticColorizer, L: np.ndarray, reference_rgb: np.ndar
     return ab.reshape(*grid, 2).numpy(), conf.reshape(grid).numpy()
 
 
+@torch.inference_mode()
+def reference_ab(model: SemanticColorizer, L: np.ndarray, reference_rgb: np.ndarray,
+                 cfg: ReferenceConfig = ReferenceConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Full-size L (H, W) and a reference sRGB (h, w, 3) -> (ab (h8, w8, 2), confidence (h8, w8)).
+
+    The grid is 1/8 of the target's working size; ab comes from the reference where it matches.
+    """
+    h, w = working_size(*L.shape, cfg.work_short)
+    L_small = cv2.resize(L, (w, h), interpolation=cv2.INTER_AREA)
+    query, grid = _descriptors(*_encode(model, L_small), cfg.luma_weight)
+    return _match(model, query, grid, reference_rgb, cfg)
+
+
+@torch.inference_mode()
 def blended_ab(model: SemanticColorizer, L: np.ndarray, reference_rgb: np.ndarray,
                cfg: ReferenceConfig = ReferenceConfig(), *, temperature: float = 1.0,
                gain: float = 1.0) -> np.ndarray:
-    """Low-resolution ab (h8, w8, 2): the reference's colour where it matches, else automatic."""
-    ab_ref, conf = reference_ab(model, L, reference_rgb, cfg)
-    logits = predict_logits(model, L, cfg.work_short)
-    with torch.inference_mode():
-        auto = decode_ab(logits, model.bins.float(), temperature)[0].permute(1, 2, 0).cpu().numpy() * gain
+    """Low-resolution ab (h8, w8, 2): the reference's colour where it matches, else automatic.
+
+    One encoder pass over the target serves both the automatic prediction and the matching.
+    """
+    h, w = working_size(*L.shape, cfg.work_short)
+    L_small = cv2.resize(L, (w, h), interpolation=cv2.INTER_AREA)
+    x, feats = _encode(model, L_small)
+    logits = model.decode(feats, x).float()
+    ab_ref, conf = _match(model, *_descriptors(x, feats, cfg.luma_weight), reference_rgb, cfg)
+    auto = decode_ab(logits, model.bins.float(), temperature)[0].permute(1, 2, 0).cpu().numpy() * gain
     auto = cv2.resize(auto, (ab_ref.shape[1], ab_ref.shape[0]), interpolation=cv2.INTER_AREA)
     trust = np.clip((conf - cfg.fallback_below) / (cfg.trust_above - cfg.fallback_below), 0.0, 1.0)
     return (trust[..., None] * ab_ref + (1.0 - trust[..., None]) * auto).astype(np.float32)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gan_engine.data import color
 from gan_engine.archs.colorizer import SemanticColorizer, decode_ab
 
-__all__ = ["predict_ab", "guided_upsample", "compose_lab", "colorize_lightness", "lightness_of"]
+__all__ = ["predict_logits", "predict_ab", "guided_upsample", "compose_lab", "lightness_of", "working_size"]
 
 
 def lightness_of(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
@@ -114,11 +113,3 @@ def compose_lab(L: np.ndarray, ab: np.ndarray, rows: int = 256) -> np.ndarray:
         lab = np.concatenate([L[y:y + rows, :, None] * 100.0, ab[y:y + rows]], axis=2)
         out[y:y + rows] = _into_gamut(lab.reshape(-1, 3)).reshape(lab.shape)
     return out
-
-
-def colorize_lightness(model: SemanticColorizer, L: np.ndarray, *, work_short: int = 320,
-                       temperature: float = 1.0, gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """L / 100 (H, W) -> (RGB (H, W, 3), full-size ab (H, W, 2)); ``gain`` scales the chroma."""
-    ab_small = predict_ab(model, L, work_short=work_short, temperature=temperature) * gain
-    ab = guided_upsample(ab_small, L)
-    return compose_lab(L, ab), ab

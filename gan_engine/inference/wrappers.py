@@ -306,16 +306,6 @@ class Upscaler(ModelWrapper):
         return self.upscale(image, **kwargs)
 
 
-def _lightness(rgb: np.ndarray, rows: int = 512) -> np.ndarray:
-    """CIE L / 100 of (H, W, 3) sRGB, (H, W, 1) float32, in row blocks (no full-size Lab temporaries)."""
-    from gan_engine.data import color
-
-    out = np.empty(rgb.shape[:2] + (1,), np.float32)
-    for y in range(0, rgb.shape[0], rows):
-        out[y:y + rows] = color.rgb_to_lab(rgb[y:y + rows])[..., :1] / 100.0
-    return out
-
-
 class Colorizer(ModelWrapper):
     """A colorizer loaded once: L in, ab predicted, RGB out with the input's CIE L kept.
 
@@ -358,7 +348,7 @@ class Colorizer(ModelWrapper):
         if self.semantic:
             out = self._semantic(rgb, strength, reference, progress)
         else:
-            L = _lightness(rgb)
+            L = sc.lightness_of(rgb)[..., None]
             out = self._run_tiled(L, tile, progress)
             if strength < 1.0:
                 for y in range(0, out.shape[0], 512):

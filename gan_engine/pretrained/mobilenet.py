@@ -19,7 +19,6 @@ so the network sees ``(255 x - 128) / 128``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 from typing import Iterable
@@ -157,14 +156,6 @@ def convert(tflite_path: str | Path) -> dict[str, torch.Tensor]:
         state[f"{names[id(conv)]}.weight"] = torch.from_numpy(w.copy())
         state[f"{names[id(conv)]}.bias"] = torch.from_numpy(b.copy())
     return state
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load(path: str | Path, *, with_head: bool = False) -> MobileNetV2:

@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from gan_engine.data import color
 from gan_engine.evaluation import metrics
 from gan_engine.archs.colorizer import ENCODER_TAPS, ColorDecoder, SemanticColorizer, decode_ab
 from gan_engine.pretrained import mobilenet
+from gan_engine.training.colorization import soft_targets
 
 log = logging.getLogger(__name__)
 
@@ -140,17 +141,6 @@ def ab_bins(ab4: torch.Tensor, grid: float, min_share: float) -> torch.Tensor:
     return (keys[keep].float() + 0.5) * grid
 
 
-def soft_targets(ab: torch.Tensor, centres: torch.Tensor, k: int, sigma: float) -> torch.Tensor:
-    """ab (B, 2, h, w) -> soft one-hot (B, Q, h, w) over the k nearest centres."""
-    b, _, h, w = ab.shape
-    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    d2 = torch.cdist(flat, centres) ** 2
-    near_d2, near_idx = d2.topk(min(k, len(centres)), dim=1, largest=False)
-    wts = torch.softmax(-near_d2 / (2 * sigma ** 2), dim=1)
-    soft = torch.zeros_like(d2).scatter_(1, near_idx, wts)
-    return soft.reshape(b, h, w, -1).permute(0, 3, 1, 2)
-
-
 class PatchD(nn.Module):
     """Conditional PatchGAN on (L, a, b) at 1/4 resolution: 3 strided convs, a score per patch."""
 
@@ -179,23 +169,39 @@ def _load_val(cfg: ColorizerTrainConfig) -> list[np.ndarray]:
     return out
 
 
-def evaluate_colorizer(model: SemanticColorizer, images: list[np.ndarray], *, temperature: float = 1.0,
-                       gain: float = 1.0, work_short: int = 320) -> dict[str, float]:
-    """Mean PSNR (RGB) of the colorized grey image and of the grey image itself; colourfulness."""
-    from gan_engine.inference.semantic_colorize import colorize_lightness, compose_lab, lightness_of
+def _prepare_scoring(model: SemanticColorizer, images: list[np.ndarray], work_short: int) -> list[tuple]:
+    """(image, L, logits, grey image) per image: the network runs once, the decodings vary."""
+    from gan_engine.inference.semantic_colorize import compose_lab, lightness_of, predict_logits
 
     model.eval()
-    ps, pg, cf, ct = [], [], [], []
+    out = []
     for img in images:
         L = lightness_of(img)
-        out, _ = colorize_lightness(model, L, work_short=work_short, temperature=temperature, gain=gain)
-        grey = compose_lab(L, np.zeros(L.shape + (2,), np.float32))
+        out.append((img, L, predict_logits(model, L, work_short), compose_lab(L, np.zeros(L.shape + (2,), np.float32))))
+    return out
+
+
+def _score(model: SemanticColorizer, prepared: list[tuple], temperature: float, gain: float) -> dict[str, float]:
+    """Mean PSNR (RGB) of one decoding and of the grey image; colourfulness of both outputs."""
+    from gan_engine.inference.semantic_colorize import compose_lab, guided_upsample
+
+    ps, pg, cf, ct = [], [], [], []
+    for img, L, logits, grey in prepared:
+        with torch.inference_mode():
+            ab = decode_ab(logits, model.bins, temperature)[0].permute(1, 2, 0).numpy() * gain
+        out = compose_lab(L, guided_upsample(ab.astype(np.float32), L))
         ps.append(metrics.psnr(out, img))
         pg.append(metrics.psnr(grey, img))
         cf.append(metrics.colourfulness(out))
         ct.append(metrics.colourfulness(img))
     return {"psnr": float(np.mean(ps)), "psnr_grey": float(np.mean(pg)), "colourfulness": float(np.mean(cf)),
             "colourfulness_true": float(np.mean(ct))}
+
+
+def evaluate_colorizer(model: SemanticColorizer, images: list[np.ndarray], *, temperature: float = 1.0,
+                       gain: float = 1.0, work_short: int = 320) -> dict[str, float]:
+    """Mean PSNR (RGB) of the colorized grey image and of the grey image itself; colourfulness."""
+    return _score(model, _prepare_scoring(model, images, work_short), temperature, gain)
 
 
 def train_colorizer(cfg: ColorizerTrainConfig) -> Path:
@@ -255,7 +261,7 @@ def train_colorizer(cfg: ColorizerTrainConfig) -> Path:
         L4, ab4 = cache["L4"][idx].float(), cache["ab4"][idx].float()
         dec.train()
         logits = dec(feats, L4)  # (B, Q, 56, 56)
-        soft = soft_targets(ab4, bins, cfg.soft_k, cfg.soft_sigma)
+        soft, _ = soft_targets(ab4, bins, cfg.soft_k, cfg.soft_sigma)
         ce = -(soft * torch.log_softmax(logits, 1)).sum(1).mean()
         mean_ab = decode_ab(logits, bins, 1.0)
         mse = ((mean_ab - ab4) / 100.0).pow(2).mean()
@@ -309,25 +315,12 @@ def select_decoding(model: SemanticColorizer, images: list[np.ndarray], *, margi
     grey holds. The network runs once per image; only the decoding varies.
     Returns ((temperature, gain), the table of every decoding tried).
     """
-    from gan_engine.inference.semantic_colorize import compose_lab, guided_upsample, lightness_of, predict_logits
-
-    model.eval()
-    prepared = []
-    for img in images:
-        L = lightness_of(img)
-        prepared.append((img, L, predict_logits(model, L, work_short), compose_lab(L, np.zeros(L.shape + (2,), np.float32))))
+    prepared = _prepare_scoring(model, images, work_short)
     table = []
     for t, g in DECODINGS:
-        ps, pg, cf, ct = [], [], [], []
-        for img, L, logits, grey in prepared:
-            with torch.inference_mode():
-                ab = decode_ab(logits, model.bins, t)[0].permute(1, 2, 0).numpy() * g
-            out = compose_lab(L, guided_upsample(ab.astype(np.float32), L))
-            ps.append(metrics.psnr(out, img)); pg.append(metrics.psnr(grey, img))
-            cf.append(metrics.colourfulness(out)); ct.append(metrics.colourfulness(img))
-        table.append({"temperature": t, "gain": g, "psnr": round(float(np.mean(ps)), 3),
-                      "psnr_grey": round(float(np.mean(pg)), 3), "colourfulness": round(float(np.mean(cf)), 2),
-                      "colourfulness_true": round(float(np.mean(ct)), 2)})
+        r = _score(model, prepared, t, g)
+        table.append({"temperature": t, "gain": g, **{k: round(v, 3 if k.startswith("psnr") else 2)
+                                                      for k, v in r.items()}})
         log.info("decoding %s", table[-1])
     ok = [r for r in table if r["psnr"] >= r["psnr_grey"] + margin_db]
     best = max(ok, key=lambda r: r["colourfulness"]) if ok else max(table, key=lambda r: r["psnr"])
@@ -351,13 +344,13 @@ def export_colorizer(run_dir: str | Path, out: str | Path, *, card: dict | None 
     table: list[dict] = []
     if select:
         (t, g), table = select_decoding(model, _load_val(cfg), work_short=cfg.work_short)
-        model = SemanticColorizer(st["bins"], cfg.widths, temperature=t, gain=g, work_short=cfg.work_short)
-        model.encoder.load_state_dict(mobilenet.load(cfg.mobilenet).state_dict())
-        model.decoder.load_state_dict(st[decoder])
+        chosen = SemanticColorizer(st["bins"], cfg.widths, temperature=t, gain=g, work_short=cfg.work_short)
+        chosen.load_state_dict(model.state_dict())  # the decoding lives in the config, not the weights
+        model = chosen
     model.half()  # storage: half precision (the loader copies into float32 parameters)
     full = {"task": "colorize", "data_folders": list(cfg.data), "validation_folders": list(cfg.val),
             "pretrained": {"encoder": "MobileNetV2 1.0 (ImageNet), frozen", **mobilenet.SOURCE,
-                           "weights_sha256_converted": mobilenet.sha256_file(cfg.mobilenet)},
+                           "weights_sha256_converted": checkpoints.sha256_file(cfg.mobilenet)},
             "train_config": asdict(cfg), "steps": st["step"], "decoder_weights": decoder, "history": st["history"],
             "wall_seconds": st["history"][-1]["seconds"] if st["history"] else None,
             "decoding_table": table, **(card or {})}

@@ -46,13 +46,11 @@ class ItemFilterForm(forms.Form):
         return items
 
 
-def _version_choices(versions: list[Version]) -> list[tuple[int, str]]:
-    return [(v.pk, f"{v.get_kind_display()} (version {v.pk}, {v.width} × {v.height})") for v in versions]
-
-
-def _reference_choices(versions: list[Version]) -> list[tuple[int, str]]:
-    return [(v.pk, f"{v.item.identifier}: {v.get_kind_display()} (version {v.pk}, {v.width} × {v.height})")
-            for v in versions]
+def _version_choices(versions: list[Version], *, with_item: bool = False) -> list[tuple[int, str]]:
+    """Choices naming each version; ``with_item`` prefixes the item's identifier (versions of
+    several items, as a reference picker lists them)."""
+    return [(v.pk, (f"{v.item.identifier}: " if with_item else "")
+             + f"{v.get_kind_display()} (version {v.pk}, {v.width} × {v.height})") for v in versions]
 
 
 class QueueJobForm(forms.Form):
@@ -98,7 +96,7 @@ class QueueJobForm(forms.Form):
         if param.reference:
             # Any version the curator may read, of this item or another one (the job checks it again).
             pool = reference_versions if reference_versions is not None else versions
-            choices = ([] if param.required else [("", "None")]) + _reference_choices(pool)
+            choices = ([] if param.required else [("", "None")]) + _version_choices(pool, with_item=True)
             return forms.TypedChoiceField(choices=choices, coerce=int, empty_value=None, **common)
         if param.choices:
             return forms.TypedChoiceField(choices=[(c, str(c)) for c in param.choices], coerce=param.kind, **common)
