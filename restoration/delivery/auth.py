@@ -21,14 +21,20 @@ import logging
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.attempts import get_cool_off_threshold
-from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from axes.helpers import get_client_ip_address, get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
+from axes.utils import reset as reset_attempts
 from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+
+from restoration.delivery.api.serializers import ErrorSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +113,26 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(
         summary="Get the API token of an account",
+        description=(
+            "Send `username` and `password`; use the token as `Authorization: Token <token>`. Failed "
+            "logins are throttled: after 5 failures of one account from one address (or 20 from one "
+            "address, or 50 of one account) every attempt, even with the right password, gets 429 until "
+            "the cool-off (15 minutes by default) has passed."
+        ),
+        auth=[],
         responses={
-            200: OpenApiResponse(description="`{\"token\": \"...\"}`"),
-            400: OpenApiResponse(description="Wrong username or password."),
-            429: OpenApiResponse(description=f"Too many failed logins (`code` `{LOCKED_CODE}`); see `Retry-After`."),
+            200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
+            400: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),
+            429: OpenApiResponse(ErrorSerializer, description=(
+                f"Too many failed logins (`code` `{LOCKED_CODE}`); `Retry-After` gives the seconds to wait.")),
         },
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        # DRF gives a token without Django's user_logged_in signal, on which axes forgets the
+        # account's failures from this address (AXES_RESET_ON_SUCCESS): forget them here alike.
+        reset_attempts(ip=get_client_ip_address(request._request), username=user.get_username())
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
