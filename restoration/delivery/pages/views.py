@@ -2,8 +2,9 @@
 
 Visibility is the API's: anonymous visitors see public collections and
 ``Item.objects.visible_to(user)`` (public items outside any collection or in a public one);
-what they may not see answers 404, never 403, so its existence does not leak. Signed-in
-accounts see everything. Images are the API's own downloads (``/api/versions/{id}/...``), which
+what they may not see answers 404, never 403, so its existence does not leak. Accounts with
+the view permission (Curators, Viewers; ``core.models.can_view_nonpublic``) see everything, and
+the full provenance; the public reads it through ``core.disclosure``. Images are the API's own downloads (``/api/versions/{id}/...``), which
 apply the same rules, and tiles come from the IIIF image service (``/iiif/3/{id}/...``) when
 it is there.
 
