@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "restoration",
 ]
 
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into restoration.delivery.auth.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "archive_site.urls"
@@ -292,7 +296,37 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("ARCHIVE_LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True}},
+    "loggers": {
+        "django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
+        # axes logs every login at INFO; failures and lockouts are warnings.
+        "axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING"), "propagate": True},
+    },
 }
 
 LOGIN_URL = "/admin/login/"
+
+# --- Logins: failed ones are throttled (django-axes; restoration/delivery/auth.py) ------------
+# axes' backend first: a locked-out caller is refused before any password is compared.
+AUTHENTICATION_BACKENDS = [
+    "restoration.delivery.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures of one account from one address before it is locked out (the next try, even with the
+# right password, is refused) ...
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# ... of one address whatever the accounts, and of one account whatever the addresses.
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20)
+LOGIN_FAILURE_LIMIT_PER_ACCOUNT = env_int("LOGIN_FAILURE_LIMIT_PER_ACCOUNT", 50)
+# How long a lockout lasts (failures older than this no longer count), in minutes.
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+# A successful login clears that account's failures from its address.
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "restoration.delivery.auth.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "restoration.delivery.auth.lockout_response"
+# The client address is REMOTE_ADDR. Behind a reverse proxy, name the header it sets, e.g.
+# LOGIN_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR (never a header clients can set themselves).
+AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(
+    h for h in (os.environ.get("LOGIN_CLIENT_IP_HEADER", ""), "REMOTE_ADDR") if h
+)
+AXES_IPWARE_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 0) or None

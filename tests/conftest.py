@@ -222,6 +222,30 @@ def _recreate_curators_group():
 
 
 @pytest.fixture
+def viewer(django_user_model):
+    """A staff account in the read-only "Viewers" group (migration 0009): it sees non-public
+    material and changes nothing."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("viewer", password="viewer-pass-1234", is_staff=True)
+    user.groups.add(Group.objects.filter(name="Viewers").first() or _recreate_viewers_group())
+    return user
+
+
+def _recreate_viewers_group():
+    """The group as migration 0009 makes it (see ``_recreate_curators_group``)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    m9 = importlib.import_module("restoration.migrations.0009_viewers_and_access")
+    group = Group.objects.create(name=m9.VIEWERS)
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="restoration",
+                                                     codename__in=m9.VIEWER_PERMISSIONS))
+    return group
+
+
+@pytest.fixture
 def superuser(django_user_model):
     return django_user_model.objects.create_superuser("root", password="root-pass-1234")
 
@@ -423,6 +447,11 @@ def staff_client(staff) -> APIClient:
 @pytest.fixture
 def reader_client(reader) -> APIClient:
     return token_client(reader)
+
+
+@pytest.fixture
+def viewer_client(viewer) -> APIClient:
+    return token_client(viewer)
 
 
 @pytest.fixture

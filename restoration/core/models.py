@@ -34,13 +34,27 @@ def _require_provenance_writer() -> None:
         )
 
 
+# --- Who may see what is not public ------------------------------------------------------------
+
+# The permission that opens non-public collections, items and versions (and the full provenance:
+# login names, worker hosts, error text). The "Curators" group (migration 0002) and the read-only
+# "Viewers" group (migration 0009) hold it; an account without it, signed in or not, sees what
+# anonymous visitors see. Django's own view permission of items, so the admin agrees.
+NONPUBLIC_VIEW_PERMISSION = "restoration.view_item"
+
+
+def can_view_nonpublic(user) -> bool:
+    """Whether ``user`` may see non-public material: the one test behind every ``visible_to``."""
+    return user is not None and user.is_active and user.has_perm(NONPUBLIC_VIEW_PERMISSION)
+
+
 # --- Collections and items --------------------------------------------------------------------
 
 
 class CollectionQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CollectionQuerySet":
-        """Anonymous users see public collections; authenticated users see all."""
-        if user is not None and user.is_authenticated:
+        """Public collections; all of them for those who may view non-public material."""
+        if can_view_nonpublic(user):
             return self
         return self.filter(is_public=True)
 
@@ -72,8 +86,9 @@ class ItemQuerySet(models.QuerySet):
         raise ImmutableError("Archival items are not deleted through the application.", code="item_delete")
 
     def visible_to(self, user) -> "ItemQuerySet":
-        """Anonymous users see public items outside any collection or in public collections."""
-        if user is not None and user.is_authenticated:
+        """Public items outside any collection or in public collections; all items for those who
+        may view non-public material (``can_view_nonpublic``)."""
+        if can_view_nonpublic(user):
             return self
         return self.filter(is_public=True).filter(Q(collection__isnull=True) | Q(collection__is_public=True))
 
@@ -213,7 +228,7 @@ class VersionQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> "VersionQuerySet":
         """The versions of the items ``user`` may see (``Item.objects.visible_to``)."""
-        if user is not None and user.is_authenticated:
+        if can_view_nonpublic(user):
             return self
         return self.filter(item__in=Item.objects.visible_to(user))
 
@@ -258,8 +273,9 @@ class Version(models.Model):
     page_count = models.PositiveIntegerField(default=1)
     thumbnail = WriteOnceFileField(max_length=500, blank=True)
     access_file = WriteOnceFileField(max_length=500, blank=True, help_text="Access JPEG for display.")
+    # Accounts are deactivated, never deleted: PROTECT keeps who stored a version.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     is_preferred = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -363,7 +379,8 @@ class Agent(models.Model):
     agent_type = models.CharField(max_length=20, choices=AgentType.choices)
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=100, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # PROTECT: an append-only agent keeps its account (accounts are deactivated, never deleted).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     detail = models.JSONField(default=dict, blank=True, help_text="E.g. model name and weights sha256.")
 
     class Meta:
@@ -516,7 +533,7 @@ class RestorationJob(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started (retries included).")
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -3,8 +3,9 @@ they may see, absolute URLs, and a local path to a stored file. (The label of a 
 ``restoration.jobs.labels``; file serving is ``restoration.interop.http``.)
 
 Visibility is the API's: anonymous requests see ``Item.objects.visible_to(AnonymousUser)``
-(public items outside any collection or in public collections), authenticated users see
-everything. Requests authenticate with the session cookie (the curator pages) or with an API
+(public items outside any collection or in public collections), accounts with the view
+permission (``core.models.can_view_nonpublic``: Curators, Viewers) see everything, other
+accounts what anonymous requests see. Requests authenticate with the session cookie (the curator pages) or with an API
 token (``Authorization: Token ...``).
 """
 

@@ -149,7 +149,7 @@ def test_every_event_type_has_a_loc_uri():
     assert all(uri.startswith("http://id.loc.gov/vocabulary/preservation/eventType/") for uri in EVENT_TYPE_URIS.values())
 
 
-def test_visible_to_anonymous_only_public_items_in_public_or_no_collection(anonymous, staff):
+def test_visible_to_anonymous_only_public_items_in_public_or_no_collection(anonymous, staff, viewer, curator):
     public, private = Collection.objects.create(name="P", slug="p", is_public=True), Collection.objects.create(name="Q", slug="q")
     Item.objects.create(identifier="loose-public", is_public=True)
     Item.objects.create(identifier="in-public", is_public=True, collection=public)
@@ -157,7 +157,14 @@ def test_visible_to_anonymous_only_public_items_in_public_or_no_collection(anony
     Item.objects.create(identifier="not-public", collection=public)
     visible = set(Item.objects.visible_to(anonymous).values_list("identifier", flat=True))
     assert visible == {"loose-public", "in-public"}
-    assert Item.objects.visible_to(staff).count() == 4
+    # Staff status, or any account, is not enough: the view permission is (Viewers, Curators).
+    assert set(Item.objects.visible_to(staff).values_list("identifier", flat=True)) == visible
+    assert Item.objects.visible_to(viewer).count() == 4
+    assert Item.objects.visible_to(curator).count() == 4
+    assert set(Collection.objects.visible_to(staff).values_list("slug", flat=True)) == {"p"}
+    assert Collection.objects.visible_to(viewer).count() == 2
+    viewer.is_active = False  # a deactivated account sees what anyone sees
+    assert set(Item.objects.visible_to(viewer).values_list("identifier", flat=True)) == visible
 
 
 def test_storage_prefix_is_per_item():

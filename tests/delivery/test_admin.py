@@ -135,9 +135,9 @@ def test_metadata_edit_goes_through_the_service_and_identifier_is_read_only(clie
     assert event.detail["changes"] == {"title": {"old": "Old", "new": "New"}}
 
 
-def test_change_page_shows_versions_and_provenance_inline(client, staff, make_image, ingest):
+def test_change_page_shows_versions_and_provenance_inline(client, viewer, make_image, ingest):
     version = ingest(make_image("a.png"))
-    client.force_login(staff)
+    client.force_login(viewer)
 
     response = client.get(_change(version.item))
 
@@ -195,9 +195,20 @@ def test_item_list_filters_and_search(client, curator, make_image, ingest):
 # --- Permissions ----------------------------------------------------------------------------------
 
 
-def test_staff_may_view_but_not_add_or_change(client, staff, make_image, ingest):
-    item = ingest(make_image("a.png")).item
+def test_staff_without_the_view_permission_see_nothing(client, staff, make_image, ingest):
+    version = ingest(make_image("a.png"))
     client.force_login(staff)
+
+    assert client.get(ITEMS).status_code == 403
+    assert client.get(_change(version.item)).status_code == 403
+    assert client.get(reverse("admin:restoration_provenanceevent_changelist")).status_code == 403
+    assert client.get(reverse("admin:restoration_version_display", args=[version.pk, "thumbnail"])).status_code == 403
+    assert "restoration" not in [app["app_label"] for app in client.get(reverse("admin:index")).context["app_list"]]
+
+
+def test_viewers_may_view_but_not_add_or_change(client, viewer, make_image, ingest):
+    item = ingest(make_image("a.png")).item
+    client.force_login(viewer)
 
     assert client.get(ITEMS).status_code == 200
     assert client.get(reverse("admin:restoration_collection_changelist")).status_code == 200
@@ -235,10 +246,10 @@ def test_nobody_deletes_items_or_edits_provenance(client, superuser, make_image,
 # --- Versions ------------------------------------------------------------------------------------
 
 
-def test_display_view_streams_thumbnail_access_copy_and_original(client, staff, make_image, ingest):
+def test_display_view_streams_thumbnail_access_copy_and_original(client, viewer, make_image, ingest):
     path = make_image("a.png")
     version = ingest(path)
-    client.force_login(staff)
+    client.force_login(viewer)
 
     thumbnail = client.get(reverse("admin:restoration_version_display", args=[version.pk, "thumbnail"]))
     assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/jpeg"

@@ -109,10 +109,10 @@ def test_post_item_stores_16_bit_greyscale_as_such(curator_client, api_media):
 # --- GET /api/items/ and /api/items/{id}/ -----------------------------------------------------
 
 
-def test_get_item_detail(reader_client, ingest_item):
+def test_get_item_detail(viewer_client, ingest_item):
     version = ingest_item("ARCH-0002", title="Street scene", creator="A. Person")
 
-    response = reader_client.get(f"/api/items/{version.item_id}/")
+    response = viewer_client.get(f"/api/items/{version.item_id}/")
 
     assert response.status_code == 200
     body = response.json()
@@ -124,12 +124,12 @@ def test_get_item_detail(reader_client, ingest_item):
     assert body["provenance_url"].endswith(f"/api/items/{version.item_id}/provenance/")
 
 
-def test_list_items_is_paginated(reader_client, ingest_item):
+def test_list_items_is_paginated(viewer_client, ingest_item):
     for n in range(3):
         ingest_item(f"P-{n}")
 
-    first = reader_client.get("/api/items/", {"page_size": 2}).json()
-    second = reader_client.get(first["next"]).json()
+    first = viewer_client.get("/api/items/", {"page_size": 2}).json()
+    second = viewer_client.get(first["next"]).json()
 
     assert first["count"] == 3
     assert [i["identifier"] for i in first["results"]] == ["P-0", "P-1"]
@@ -137,20 +137,20 @@ def test_list_items_is_paginated(reader_client, ingest_item):
     assert second["next"] is None and second["previous"]
 
 
-def test_list_items_ordering(reader_client, ingest_item):
+def test_list_items_ordering(viewer_client, ingest_item):
     for identifier in ("B", "A", "C"):
         ingest_item(identifier)
 
-    default = reader_client.get("/api/items/").json()["results"]
-    desc = reader_client.get("/api/items/", {"ordering": "-identifier"}).json()["results"]
-    newest_first = reader_client.get("/api/items/", {"ordering": "-created_at,identifier"}).json()["results"]
+    default = viewer_client.get("/api/items/").json()["results"]
+    desc = viewer_client.get("/api/items/", {"ordering": "-identifier"}).json()["results"]
+    newest_first = viewer_client.get("/api/items/", {"ordering": "-created_at,identifier"}).json()["results"]
 
     assert [i["identifier"] for i in default] == ["A", "B", "C"]
     assert [i["identifier"] for i in desc] == ["C", "B", "A"]
     assert [i["identifier"] for i in newest_first] == ["C", "A", "B"]
 
 
-def test_list_items_filters_by_collection_q_and_kind(reader_client, ingest_item, public_collection, private_collection, curator):
+def test_list_items_filters_by_collection_q_and_kind(viewer_client, ingest_item, public_collection, private_collection, curator):
     harbour = ingest_item("H-1", title="Harbour", collection=public_collection)
     ingest_item("S-1", title="Street", description="A harbour in the background", collection=private_collection)
     ingest_item("F-1", title="Field")
@@ -160,7 +160,7 @@ def test_list_items_filters_by_collection_q_and_kind(reader_client, ingest_item,
     )
 
     def identifiers(**params):
-        response = reader_client.get("/api/items/", params)
+        response = viewer_client.get("/api/items/", params)
         assert response.status_code == 200, response.json()
         return [i["identifier"] for i in response.json()["results"]]
 
@@ -173,8 +173,8 @@ def test_list_items_filters_by_collection_q_and_kind(reader_client, ingest_item,
     assert identifiers(kind="restored", q="street") == []
 
 
-def test_list_items_rejects_an_unknown_kind(reader_client):
-    response = reader_client.get("/api/items/", {"kind": "sepia"})
+def test_list_items_rejects_an_unknown_kind(viewer_client):
+    response = viewer_client.get("/api/items/", {"kind": "sepia"})
 
     assert response.status_code == 400
     assert response.json()["errors"]["kind"]
@@ -262,14 +262,14 @@ def test_put_is_not_allowed(curator_client, ingest_item):
 # --- /api/items/{id}/versions/ and /provenance/ -----------------------------------------------
 
 
-def test_item_versions_lists_every_version(reader_client, ingest_item, curator):
+def test_item_versions_lists_every_version(viewer_client, ingest_item, curator):
     original = ingest_item("V-1")
     restored = Version.objects.create(
         item_id=original.item_id, kind="restored", parent=original, file=original.file.name, sha256="1" * 64,
         bytes=1, width=1, height=1, mode="RGB", bit_depth=8, mime_type="image/png", created_by=curator,
     )
 
-    response = reader_client.get(f"/api/items/{original.item_id}/versions/")
+    response = viewer_client.get(f"/api/items/{original.item_id}/versions/")
 
     assert response.status_code == 200
     body = response.json()
@@ -280,10 +280,10 @@ def test_item_versions_lists_every_version(reader_client, ingest_item, curator):
     assert body["results"][1]["thumbnail_url"] is None
 
 
-def test_item_provenance_lists_premis_events(reader_client, ingest_item):
+def test_item_provenance_lists_premis_events(viewer_client, ingest_item):
     original = ingest_item("E-1")
 
-    response = reader_client.get(f"/api/items/{original.item_id}/provenance/")
+    response = viewer_client.get(f"/api/items/{original.item_id}/provenance/")
 
     assert response.status_code == 200
     events = response.json()["results"]

@@ -1,5 +1,5 @@
 """Who sees and who writes: anonymous, authenticated (plain and staff without permissions),
-curators; token and session authentication."""
+viewers, curators; token and session authentication. (Every other door: tests/delivery/test_access.py.)"""
 
 from __future__ import annotations
 
@@ -40,15 +40,24 @@ def test_anonymous_sees_only_public_items_in_public_or_no_collection(anon_client
     assert listed(anon_client) == ["PUB-IN-PUB", "PUB-LOOSE"]
 
 
-@pytest.mark.parametrize("who", ["reader_client", "staff_client", "curator_client"])
-def test_authenticated_users_see_every_item(request, who, mixed_items):
+@pytest.mark.parametrize("who", ["reader_client", "staff_client"])
+def test_accounts_without_the_view_permission_see_what_anonymous_visitors_see(request, who, mixed_items):
+    client = request.getfixturevalue(who)
+
+    assert listed(client) == ["PUB-IN-PUB", "PUB-LOOSE"]
+
+
+@pytest.mark.parametrize("who", ["viewer_client", "curator_client"])
+def test_viewers_and_curators_see_every_item(request, who, mixed_items):
     client = request.getfixturevalue(who)
 
     assert listed(client) == ["PRIV", "PRIV-IN-PUB", "PUB-IN-PRIV", "PUB-IN-PUB", "PUB-LOOSE"]
 
 
+@pytest.mark.parametrize("who", ["anon_client", "reader_client", "staff_client"])
 @pytest.mark.parametrize("case", ["public-in-private", "private-in-public", "private"])
-def test_anonymous_gets_404_for_everything_of_a_hidden_item(anon_client, mixed_items, case):
+def test_everything_of_a_hidden_item_is_404_without_the_view_permission(request, who, mixed_items, case):
+    anon_client = request.getfixturevalue(who)
     version = mixed_items[case]
 
     for url in (
@@ -78,11 +87,14 @@ def test_anonymous_reads_everything_of_a_public_item(anon_client, mixed_items):
         assert anon_client.get(url).status_code == 200, url
 
 
-def test_anonymous_sees_only_public_collections(anon_client, reader_client, public_collection, private_collection):
+def test_only_viewers_and_curators_see_private_collections(anon_client, reader_client, viewer_client,
+                                                          public_collection, private_collection):
     assert listed(anon_client, "/api/collections/") == ["public-prints"]
-    assert listed(reader_client, "/api/collections/") == ["family-album", "public-prints"]
+    assert listed(reader_client, "/api/collections/") == ["public-prints"]
+    assert listed(viewer_client, "/api/collections/") == ["family-album", "public-prints"]
     assert anon_client.get(f"/api/collections/{private_collection.pk}/").status_code == 404
-    assert reader_client.get(f"/api/collections/{private_collection.pk}/").status_code == 200
+    assert reader_client.get(f"/api/collections/{private_collection.pk}/").status_code == 404
+    assert viewer_client.get(f"/api/collections/{private_collection.pk}/").status_code == 200
 
 
 # --- Writing ----------------------------------------------------------------------------------

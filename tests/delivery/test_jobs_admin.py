@@ -26,7 +26,7 @@ def _action(client, url, action, pks):
     return client.post(url, {"action": action, "_selected_action": [str(pk) for pk in pks]}, follow=True)
 
 
-def test_only_curators_are_offered_the_available_tasks(client, curator, staff, gan_settings, original):
+def test_only_curators_are_offered_the_available_tasks(client, curator, viewer, gan_settings, original):
     original()
     client.force_login(curator)
     actions = client.get(ITEMS).context["action_form"].fields["action"].choices
@@ -35,7 +35,7 @@ def test_only_curators_are_offered_the_available_tasks(client, curator, staff, g
     assert dict(actions)["queue_restore"] == "Restore (one job per selected item)"
     assert "queue_restore" in [n for n, _ in client.get(VERSIONS).context["action_form"].fields["action"].choices]
 
-    client.force_login(staff)
+    client.force_login(viewer)
     assert client.get(ITEMS).context["action_form"] is None or "queue_restore" not in [
         n for n, _ in client.get(ITEMS).context["action_form"].fields["action"].choices
     ]
@@ -81,12 +81,12 @@ def test_restore_action_on_versions_uses_each_version_as_source(client, curator,
     assert RestorationJob.objects.filter(source_version=derivative, status=JobStatus.QUEUED).count() == 1
 
 
-def test_job_list_filters_and_columns(client, staff, curator, gan_settings, original, enqueued):
+def test_job_list_filters_and_columns(client, viewer, curator, gan_settings, original, enqueued):
     done = jobs.submit_job(original("a.png").item, task="restore", user=curator).job
     jobs.execute_job(done.pk)
     done.refresh_from_db()
     queued = jobs.submit_job(original("b.png").item, task="restore", user=curator).job
-    client.force_login(staff)  # any staff account may look
+    client.force_login(viewer)  # a viewer may look
 
     page = client.get(JOBS)
     assert page.status_code == 200
@@ -122,7 +122,7 @@ def test_curators_cancel_queued_and_retry_failed_jobs(replace_runner, client, cu
 
 
 def test_item_page_shows_versions_side_by_side_and_marks_one_preferred(
-    client, curator, staff, gan_settings, original, enqueued
+    client, curator, viewer, gan_settings, original, enqueued
 ):
     source = original()
     job = jobs.submit_job(source.item, task="restore", user=curator).job
@@ -145,7 +145,7 @@ def test_item_page_shows_versions_side_by_side_and_marks_one_preferred(
     assert Version.objects.get(is_preferred=True) == derivative
     assert _messages(response) == [f"Version {derivative.pk} (restored) is now the preferred version."]
 
-    client.force_login(staff)
+    client.force_login(viewer)
     assert prefer not in client.get(change).content.decode()
     back = reverse("admin:restoration_item_prefer_version", args=[source.item_id, source.pk])
     assert client.post(back).status_code == 403

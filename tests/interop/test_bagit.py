@@ -238,9 +238,9 @@ def test_admin_action_writes_bags_into_the_export_folder(client, curator, archiv
     assert any(p.name.startswith("collections-") for p in (tmp_path / "exports").iterdir())
 
 
-def test_admin_action_needs_curator_rights(client, staff, archive, settings, tmp_path):
+def test_admin_action_needs_curator_rights(client, viewer, archive, settings, tmp_path):
     settings.ARCHIVE_EXPORT_DIR = str(tmp_path / "exports")
-    client.force_login(staff)
+    client.force_login(viewer)  # may look at every item, may not export
     page = client.get("/admin/restoration/item/")
     form = page.context["action_form"]
     assert form is None or "export_bags" not in [name for name, _ in form.fields["action"].choices]

@@ -1,4 +1,4 @@
-"""What the admin classes share: staff may view, read-only tables, thumbnails, agents."""
+"""What the admin classes share: who may view, read-only tables, thumbnails, agents."""
 
 from __future__ import annotations
 
@@ -7,22 +7,24 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from restoration.core.models import EventAgent, ProvenanceEvent
+from restoration.core.models import EventAgent, ProvenanceEvent, can_view_nonpublic
 
 
 THUMBNAIL_PX = 64
 
 
 class StaffMayViewMixin:
-    """Any active staff account may view (and find the app in the index); changes need permissions."""
+    """Staff who may see non-public material (``can_view_nonpublic``: Curators, Viewers) may view
+    every archive table (and find the app in the index); changes need permissions. Staff status
+    alone opens nothing: the admin shows non-public items too."""
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         user = request.user
-        return (user.is_active and user.is_staff) or super().has_view_permission(request, obj)
+        return (user.is_staff and can_view_nonpublic(user)) or super().has_view_permission(request, obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return (user.is_active and user.is_staff) or super().has_module_permission(request)
+        return (user.is_staff and can_view_nonpublic(user)) or super().has_module_permission(request)
 
 
 class ReadOnlyMixin(StaffMayViewMixin):

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from restoration.core.disclosure import Audience
 from restoration.jobs import engine
 from restoration.jobs.tasks import TASKS
 from restoration.core.models import (
@@ -40,6 +41,13 @@ def _absolute(serializer: serializers.Serializer, url: str) -> str:
     return request.build_absolute_uri(url) if request is not None else url
 
 
+def _audience(serializer: serializers.Serializer) -> Audience:
+    """Who reads (``core.disclosure``): the public unless the request's user may see non-public
+    material. Without a request, the public."""
+    request = serializer.context.get("request")
+    return Audience.of(getattr(request, "user", None))
+
+
 # --- Collections ------------------------------------------------------------------------------
 
 
@@ -62,7 +70,9 @@ class VersionSerializer(serializers.ModelSerializer):
     """
 
     url = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    created_by = serializers.SerializerMethodField(
+        help_text="Login name of the account that stored it for curators and viewers, else a role."
+    )
     file_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     access_url = serializers.SerializerMethodField()
@@ -96,6 +106,10 @@ class VersionSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, version: Version) -> str:
         return _absolute(self, reverse("version-detail", args=[version.pk]))
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, version: Version) -> str | None:
+        return _audience(self).account(version.created_by)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_file_url(self, version: Version) -> str:
@@ -235,7 +249,10 @@ class ItemIngestSerializer(serializers.ModelSerializer):
 
 
 class EventAgentSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(source="agent.name", read_only=True)
+    """An agent of an event; a person is named by role for those who may not see non-public
+    material (``core.disclosure``)."""
+
+    name = serializers.SerializerMethodField()
     type = serializers.CharField(source="agent.agent_type", read_only=True)
     version = serializers.CharField(source="agent.version", read_only=True)
 
@@ -243,6 +260,9 @@ class EventAgentSerializer(serializers.ModelSerializer):
         model = EventAgent
         fields = ["name", "type", "version", "role"]
         read_only_fields = fields
+
+    def get_name(self, link: EventAgent) -> str:
+        return _audience(self).agent_name(link.agent)
 
 
 class EventObjectSerializer(serializers.ModelSerializer):
@@ -255,9 +275,12 @@ class EventObjectSerializer(serializers.ModelSerializer):
 
 
 class ProvenanceEventSerializer(serializers.ModelSerializer):
-    """A PREMIS event; ``event_type_uri`` is the id.loc.gov URI of ``event_type``."""
+    """A PREMIS event; ``event_type_uri`` is the id.loc.gov URI of ``event_type``. Callers who may
+    not see non-public material read ``detail`` without the worker's host and with a generic
+    failure text (``core.disclosure``)."""
 
     event_type_uri = serializers.CharField(read_only=True)
+    detail = serializers.SerializerMethodField()
     agents = EventAgentSerializer(source="agent_links", many=True, read_only=True)
     objects = EventObjectSerializer(source="object_links", many=True, read_only=True)
 
@@ -275,6 +298,10 @@ class ProvenanceEventSerializer(serializers.ModelSerializer):
             "objects",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_detail(self, event: ProvenanceEvent) -> dict[str, Any]:
+        return _audience(self).detail(event.detail)
 
 
 # --- Errors (documentation of the shape written by exceptions.exception_handler) ---------------

@@ -1,8 +1,9 @@
 """The API's routes, mounted at /api/ (the schema and Swagger UI are in archive_site.urls)."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
+
+from restoration.delivery.auth import TokenView
 
 from . import views
 
@@ -13,6 +14,6 @@ router.register("versions", views.VersionViewSet, basename="version")
 router.register("jobs", views.JobViewSet, basename="job")
 
 urlpatterns = [
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", TokenView.as_view(), name="api-token"),
     path("", include(router.urls)),
 ]

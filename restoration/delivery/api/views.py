@@ -1,8 +1,9 @@
 """REST endpoints: collections, items (ingest by upload, metadata edits), versions and their
 files, each item's PREMIS provenance, and restoration jobs.
 
-Visibility: anonymous users see public collections and ``Item.objects.visible_to(user)``;
-authenticated users see everything. Writes need Django model permissions (the "Curators"
+Visibility: ``visible_to(user)`` everywhere: public collections and items for anyone, everything
+for accounts with the view permission (Curators, Viewers; ``core.models.can_view_nonpublic``).
+Provenance and ``created_by`` read through ``core.disclosure`` (no login names or hosts for the public). Writes need Django model permissions (the "Curators"
 group), see ``permissions.py``. Errors share one JSON shape, see ``exceptions.py``.
 
 Every list queryset prefetches what its serializer reads, so a page costs the same number

@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from restoration.core.models import Agent, EventAgent, EventObject, Item, ProvenanceEvent, Version, VersionKind
+from restoration.core.disclosure import PUBLIC, Audience
+from restoration.core.models import EventAgent, EventObject, Item, ProvenanceEvent, Version, VersionKind
 from restoration.jobs import labels
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -33,25 +34,41 @@ class ShownVersion:
     weights_sha256: str | None = None
     made_at: datetime | None = None
     ai_label: str = ""
+    stored_by: str | None = None  # who stored it, as the reader may see it (core.disclosure)
+    ai_marker: str = ""  # the AI badge's text, e.g. "Preferred version made by model X"
 
     @property
     def is_ai_made(self) -> bool:
         return not self.version.is_original
 
 
-def shown_versions(item: Item) -> list[ShownVersion]:
+def ai_marker(making: labels.Making | None, *, preferred: bool) -> str:
+    """The text of the "AI" badge of a derivative (grid and version list): what made it, in a
+    few words, e.g. "Preferred version made by model restore-unet"."""
+    if making is not None and making.method_sha256:
+        by = f"the method {making.model or '(unnamed)'}"
+    elif making is not None and making.model:
+        by = f"model {making.model}"
+    else:
+        by = "a model"
+    return f"{'Preferred version' if preferred else 'Version'} made by {by}"
+
+
+def shown_versions(item: Item, audience: Audience = PUBLIC) -> list[ShownVersion]:
     """The item's versions, oldest first, each derivative with its model, checksum and label."""
     versions = list(Version.objects.filter(item=item).select_related("created_by").order_by("created_at", "id"))
     made = labels.makings(versions)
     shown = []
     for version in versions:
+        stored_by = audience.account(version.created_by)
         making = made.get(version.pk)
         if making is None:
-            shown.append(ShownVersion(version, made_at=version.created_at))
+            shown.append(ShownVersion(version, made_at=version.created_at, stored_by=stored_by))
             continue
         shown.append(ShownVersion(
             version, model=making.model, weights_sha256=making.weights_sha256 or making.method_sha256,
-            made_at=making.made_at, ai_label=labels.label(making),
+            made_at=making.made_at, ai_label=labels.label(making), stored_by=stored_by,
+            ai_marker=ai_marker(making, preferred=version.is_preferred),
         ))
     return shown
 
@@ -70,7 +87,11 @@ class Fact:
 
 @dataclass(frozen=True)
 class TimelineAgent:
-    agent: Agent
+    """An event's agent as the reader may see it (``core.disclosure``)."""
+
+    name: str
+    version: str
+    agent_type: str
     role: str
     facts: list[Fact] = field(default_factory=list)
 
@@ -119,8 +140,9 @@ def facts(detail: Mapping[str, Any] | None) -> list[Fact]:
     return lines
 
 
-def timeline(item: Item) -> list[TimelineEntry]:
-    """The item's PREMIS events, oldest first (the same events the API lists for the item)."""
+def timeline(item: Item, audience: Audience = PUBLIC) -> list[TimelineEntry]:
+    """The item's PREMIS events, oldest first (the same events the API lists for the item), as
+    ``audience`` may read them: for the public, people by role, no worker host, no error text."""
     events = (
         ProvenanceEvent.objects.filter(item=item)
         .prefetch_related(
@@ -129,13 +151,17 @@ def timeline(item: Item) -> list[TimelineEntry]:
         )
         .order_by("timestamp", "id")
     )
-    return [_entry(event) for event in events]
+    return [_entry(event, audience) for event in events]
 
 
-def _entry(event: ProvenanceEvent) -> TimelineEntry:
-    agents = [TimelineAgent(link.agent, link.role, facts(link.agent.detail)) for link in event.agent_links.all()]
+def _entry(event: ProvenanceEvent, audience: Audience) -> TimelineEntry:
+    agents = [
+        TimelineAgent(audience.agent_name(link.agent), link.agent.version, link.agent.agent_type, link.role,
+                      facts(audience.detail(link.agent.detail)))
+        for link in event.agent_links.all()
+    ]
     objects = [TimelineObject(link.version_id, link.version.kind, link.role) for link in event.object_links.all()]
-    return TimelineEntry(event, agents, objects, facts(event.detail))
+    return TimelineEntry(event, agents, objects, facts(audience.detail(event.detail)))
 
 
 def derivative_kinds() -> list[tuple[str, str]]:

@@ -2,8 +2,9 @@
 
 Visibility is the API's: anonymous visitors see public collections and
 ``Item.objects.visible_to(user)`` (public items outside any collection or in a public one);
-what they may not see answers 404, never 403, so its existence does not leak. Signed-in
-accounts see everything. Images are the API's own downloads (``/api/versions/{id}/...``), which
+what they may not see answers 404, never 403, so its existence does not leak. Accounts with
+the view permission (Curators, Viewers; ``core.models.can_view_nonpublic``) see everything, and
+the full provenance; the public reads it through ``core.disclosure``. Images are the API's own downloads (``/api/versions/{id}/...``), which
 apply the same rules, and tiles come from the IIIF image service (``/iiif/3/{id}/...``) when
 it is there.
 
@@ -31,8 +32,10 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import ListView
 
+from restoration.core.disclosure import Audience
 from restoration.jobs import engine
 from restoration import jobs
+from restoration.jobs import labels
 from restoration.core.models import (
     DUBLIN_CORE_FIELDS,
     Collection,
@@ -116,6 +119,15 @@ class ItemGridView(ListView):
         for item in context["items"]:
             item.cover = _cover(item)
             item.derivative_kinds = sorted({v.get_kind_display() for v in item.grid_versions if not v.is_original})
+        # A cover made by a model carries a visible "AI" badge naming the model (one query batch).
+        covers = [item.cover for item in context["items"] if item.cover is not None and not item.cover.is_original]
+        made = labels.makings(covers)
+        for item in context["items"]:
+            cover = item.cover
+            item.cover_ai_marker = (
+                display.ai_marker(made.get(cover.pk), preferred=cover.is_preferred)
+                if cover is not None and not cover.is_original else ""
+            )
         query = self.request.GET.copy()
         query.pop("page", None)
         context.update(
@@ -243,7 +255,8 @@ class ItemView(View):
     def _render(self, request: HttpRequest, item: Item, *, form: QueueJobForm | None = None,
                 status: int = 200) -> HttpResponse:
         user = request.user
-        versions = display.shown_versions(item)
+        audience = Audience.of(user)
+        versions = display.shown_versions(item, audience)
         derivatives = [s for s in versions if not s.version.is_original]
         compare = _chosen(derivatives, request.GET.get("compare"))
         context: dict[str, Any] = {
@@ -254,7 +267,7 @@ class ItemView(View):
             "derivatives": derivatives,
             "compare": compare,
             "viewer_config": _viewer_config(item, versions, compare),
-            "timeline": display.timeline(item),
+            "timeline": display.timeline(item, audience),
             "can_queue": user.has_perm(QUEUE_PERMISSION),
         }
         if context["can_queue"]:
