@@ -39,9 +39,13 @@ class ShownVersion:
         return not self.version.is_original
 
 
-def shown_versions(item: Item) -> list[ShownVersion]:
-    """The item's versions, oldest first, each derivative with its model, checksum and label."""
-    versions = list(Version.objects.filter(item=item).select_related("created_by").order_by("created_at", "id"))
+def shown_versions(item: Item, user) -> list[ShownVersion]:
+    """The item's versions ``user`` may see (``Version.objects.visible_to``: a rejected derivative
+    for curators only), oldest first, each derivative with its model, checksum and label."""
+    versions = list(
+        Version.objects.visible_to(user).filter(item=item).select_related("created_by", "reviewed_by")
+        .order_by("created_at", "id")
+    )
     made = labels.makings(versions)
     shown = []
     for version in versions:
@@ -89,6 +93,10 @@ class TimelineEntry:
     objects: list[TimelineObject]
     facts: list[Fact]
 
+    @property
+    def is_note(self) -> bool:
+        return hasattr(self.event, "note")
+
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
@@ -119,10 +127,12 @@ def facts(detail: Mapping[str, Any] | None) -> list[Fact]:
     return lines
 
 
-def timeline(item: Item) -> list[TimelineEntry]:
-    """The item's PREMIS events, oldest first (the same events the API lists for the item)."""
+def timeline(item: Item, user) -> list[TimelineEntry]:
+    """The item's PREMIS events ``user`` may read, oldest first (the same events the API lists
+    for the item: ``ProvenanceEvent.objects.visible_to``; notes and reviews for curators)."""
     events = (
-        ProvenanceEvent.objects.filter(item=item)
+        ProvenanceEvent.objects.visible_to(user).filter(item=item)
+        .select_related("note")
         .prefetch_related(
             Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent").order_by("id")),
             Prefetch("object_links", queryset=EventObject.objects.select_related("version").order_by("id")),
