@@ -36,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
 from restoration.interop import common as interop
-from restoration.core.models import Collection, Item, Version
+from restoration.core.models import Collection, Item
 from restoration.jobs import labels
 
 logger = logging.getLogger(__name__)
