@@ -272,7 +272,8 @@ class ItemView(View):
             for shown in derivatives:
                 posted = review_form if review_form is not None and review_form[0] == shown.version.pk else None
                 shown.version.review_form = posted[1] if posted else ReviewForm(
-                    prefix=f"review-{shown.version.pk}", initial={"status": shown.version.review_status})
+                    prefix=f"review-{shown.version.pk}",
+                    initial={"status": shown.version.review_status, "reason": shown.version.review_reason})
             context["note_form"] = note_form or NoteForm(versions=[s.version for s in versions])
             context["notes"] = list(item.notes.select_related("author").order_by("created_at", "id"))
         if context["can_queue"]:

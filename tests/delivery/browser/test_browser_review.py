@@ -14,7 +14,7 @@ from .test_browser_pages import ingest, log_in, made_up_photo
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_a_curator_rejects_a_derivative_which_then_disappears_for_visitors(pages, curator):
+def test_a_curator_rejects_a_derivative_which_then_disappears_for_visitors(pages, curator, screenshot_dir):
     collection = Collection.objects.create(name="Harbour prints", slug="harbour-prints", is_public=True)
     original = ingest(made_up_photo(), "HP-010", collection=collection, user=curator, title="Quay", is_public=True)
     bad = add_restored(original, kind="colorized", user=curator, data=made_up_photo(seed=21), model="garish-model")
@@ -38,6 +38,7 @@ def test_a_curator_rejects_a_derivative_which_then_disappears_for_visitors(pages
     assert "Rejected" in card.inner_text() and "shown to curators only" in card.inner_text()
     assert "Garish magenta sky, faces smeared" in card.inner_text()
     assert "now rejected" in page.inner_text(".messages")
+    card.screenshot(path=str(screenshot_dir / "review_card.png"))
     assert Version.objects.get(pk=bad.pk).review_status == "rejected"
     reviews = ProvenanceEvent.objects.filter(event_type=EventType.VALIDATION, object_links__version=bad)
     assert [e.detail["review_status"]["new"] for e in reviews.order_by("timestamp", "id")] == ["accepted", "rejected"]
