@@ -93,10 +93,6 @@ class TimelineEntry:
     objects: list[TimelineObject]
     facts: list[Fact]
 
-    @property
-    def is_note(self) -> bool:
-        return hasattr(self.event, "note")
-
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
@@ -132,7 +128,6 @@ def timeline(item: Item, user) -> list[TimelineEntry]:
     for the item: ``ProvenanceEvent.objects.visible_to``; notes and reviews for curators)."""
     events = (
         ProvenanceEvent.objects.visible_to(user).filter(item=item)
-        .select_related("note")
         .prefetch_related(
             Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent").order_by("id")),
             Prefetch("object_links", queryset=EventObject.objects.select_related("version").order_by("id")),
