@@ -176,6 +176,9 @@ ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ARCHIVE_THUMBNAIL_SIZE = env_int("ARCHIVE_THUMBNAIL_SIZE", 256)
 ARCHIVE_ACCESS_SIZE = env_int("ARCHIVE_ACCESS_SIZE", 2048)
 ARCHIVE_ACCESS_QUALITY = env_int("ARCHIVE_ACCESS_QUALITY", 88)
+# Whether derivatives no curator has reviewed yet ("pending") of public items are shown to the
+# public; accepted ones always are, rejected and withdrawn ones never (curators see all).
+ARCHIVE_PUBLIC_PENDING_DERIVATIVES = env_bool("ARCHIVE_PUBLIC_PENDING_DERIVATIVES", False)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -3,8 +3,12 @@
 Rules that must hold whatever path a write takes are enforced here (not only in forms or
 serializers): an item's identifier never changes once set; an original version is write-once
 (its file and technical metadata never change, and it is never deleted); provenance events are
-append-only. Multi-step writes (ingest, metadata edits, choosing the preferred version) live in
-``restoration.core.services``; events are written only by ``restoration.core.provenance``.
+append-only. Multi-step writes (ingest, metadata edits, choosing the preferred version, reviews
+and notes) live in ``restoration.core.services``; events (and the notes that go with them) are
+written only by ``restoration.core.provenance``.
+
+What a user may see is decided here, once, by the ``visible_to(user)`` of each queryset; every
+door (pages, API, IIIF, OAI-PMH) reads through it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,18 @@ NONPUBLIC_VIEW_PERMISSION = "restoration.view_item"
 def can_view_nonpublic(user) -> bool:
     """Whether ``user`` may see non-public material: the one test behind every ``visible_to``."""
     return user is not None and user.is_active and user.has_perm(NONPUBLIC_VIEW_PERMISSION)
+
+
+# Who reviews derivatives, writes notes and sees what the public does not (rejected, withdrawn
+# and, unless ARCHIVE_PUBLIC_PENDING_DERIVATIVES, pending derivatives; notes; review events):
+# holders of this permission, the "Curators" group (migration 0002). It is the permission the
+# admin already asks for to choose an item's preferred version: both decide what is shown.
+REVIEW_PERMISSION = "restoration.change_version"
+
+
+def can_review(user) -> bool:
+    """Whether ``user`` is a curator for review purposes (holds ``REVIEW_PERMISSION``)."""
+    return user is not None and user.is_authenticated and user.has_perm(REVIEW_PERMISSION)
 
 
 # --- Collections and items --------------------------------------------------------------------
@@ -219,6 +235,37 @@ VERSION_IMMUTABLE_FIELDS = (
 )
 
 
+class ReviewStatus(models.TextChoices):
+    """A curator's decision on a derivative (originals are not reviewed).
+
+    ``pending``: new, not yet looked at; ``accepted``: fit to show; ``rejected``: not fit (a bad
+    result, never shown); ``withdrawn``: taken back from view after having been shown. Rejected
+    and withdrawn derivatives stay stored (versions are never deleted) and visible to curators.
+    """
+
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# Statuses that hide a derivative from everyone but curators, and forbid preferring it.
+HIDDEN_REVIEW_STATUSES = (ReviewStatus.REJECTED, ReviewStatus.WITHDRAWN)
+# Fields of a version that change after it is stored, besides ``is_preferred``: its review.
+# They describe the curators' judgement of the file, not the file, so the write-once rule
+# (``VERSION_IMMUTABLE_FIELDS``) does not cover them; ``services.review_version`` is their only
+# writer, with one PREMIS event per change (a test checks the two lists stay apart).
+VERSION_REVIEW_FIELDS = ("review_status", "review_reason", "reviewed_at", "reviewed_by")
+
+
+def public_review_statuses() -> tuple[str, ...]:
+    """Review statuses of the derivatives non-curators see: accepted ones, and pending ones when
+    ``ARCHIVE_PUBLIC_PENDING_DERIVATIVES`` is on (read at each call, so a test may change it)."""
+    if settings.ARCHIVE_PUBLIC_PENDING_DERIVATIVES:
+        return (ReviewStatus.ACCEPTED, ReviewStatus.PENDING)
+    return (ReviewStatus.ACCEPTED,)
+
+
 class VersionQuerySet(models.QuerySet):
     def originals(self) -> "VersionQuerySet":
         return self.filter(kind=VersionKind.ORIGINAL)
@@ -227,10 +274,20 @@ class VersionQuerySet(models.QuerySet):
         return self.exclude(kind=VersionKind.ORIGINAL)
 
     def visible_to(self, user) -> "VersionQuerySet":
-        """The versions of the items ``user`` may see (``Item.objects.visible_to``)."""
-        if can_view_nonpublic(user):
+        """The versions ``user`` may see: those of the items it may see (``Item.objects.visible_to``;
+        every item for holders of the view permission), then the review step (``reviewed_for``)."""
+        versions = self
+        if not can_view_nonpublic(user):
+            versions = versions.filter(item__in=Item.objects.visible_to(user))
+        return versions.reviewed_for(user)
+
+    def reviewed_for(self, user) -> "VersionQuerySet":
+        """The review step of ``visible_to``: curators (``can_review``) see every version; anyone
+        else sees originals and the derivatives whose review status is public
+        (``public_review_statuses``: accepted, and pending by setting)."""
+        if can_review(user):
             return self
-        return self.filter(item__in=Item.objects.visible_to(user))
+        return self.filter(shown_to_public_q())
 
     def delete(self):
         if self.filter(kind=VersionKind.ORIGINAL).exists():
@@ -245,6 +302,12 @@ class VersionQuerySet(models.QuerySet):
                 f"Stored versions are write-once; cannot update {sorted(touched)}.", code="version_immutable"
             )
         return super().update(**kwargs)
+
+
+def shown_to_public_q() -> Q:
+    """The condition on a version that its review lets non-curators see it: an original, or a
+    derivative with a public status (``public_review_statuses``)."""
+    return Q(kind=VersionKind.ORIGINAL) | Q(review_status__in=public_review_statuses())
 
 
 class Version(models.Model):
@@ -279,6 +342,16 @@ class Version(models.Model):
     )
     is_preferred = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The review (derivatives only; an original's status stays at its default and means nothing).
+    review_status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.PENDING, db_index=True,
+        help_text="A curator's decision on a derivative; rejected and withdrawn ones are shown to curators only.",
+    )
+    review_reason = models.TextField(blank=True, help_text="Why, in the curator's words (curators only).")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = VersionQuerySet.as_manager()
 
@@ -307,6 +380,11 @@ class Version(models.Model):
     @property
     def is_original(self) -> bool:
         return self.kind == VersionKind.ORIGINAL
+
+    @property
+    def is_hidden_by_review(self) -> bool:
+        """Rejected or withdrawn: shown to curators only, and never the preferred version."""
+        return not self.is_original and self.review_status in HIDDEN_REVIEW_STATUSES
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:
@@ -420,6 +498,20 @@ class AppendOnlyModel(models.Model):
         raise ImmutableError("Provenance is append-only.", code="provenance_delete")
 
 
+class ProvenanceEventQuerySet(AppendOnlyQuerySet):
+    def visible_to(self, user) -> "ProvenanceEventQuerySet":
+        """The events ``user`` may read: those of the items it may see; for non-curators, without
+        the curators' own events (``curators_only``: notes and reviews) and without events that
+        concern a version the review hides from them (a rejected derivative's making, say)."""
+        events = self
+        if not can_view_nonpublic(user):
+            events = events.filter(item__in=Item.objects.visible_to(user))
+        if can_review(user):
+            return events
+        hidden = Version.objects.exclude(shown_to_public_q())
+        return events.filter(curators_only=False).exclude(object_links__version__in=hidden)
+
+
 class ProvenanceEvent(AppendOnlyModel):
     """One PREMIS event. Written only through ``restoration.core.provenance``; never updated or deleted."""
 
@@ -431,8 +523,11 @@ class ProvenanceEvent(AppendOnlyModel):
     item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     versions = models.ManyToManyField(Version, through="EventObject", related_name="events")
     agents = models.ManyToManyField(Agent, through="EventAgent", related_name="events")
+    curators_only = models.BooleanField(
+        default=False, help_text="A curators' event (a note, a review): not shown to the public.",
+    )
 
-    objects = AppendOnlyQuerySet.as_manager()
+    objects = ProvenanceEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["timestamp", "id"]
@@ -480,6 +575,34 @@ class EventAgent(AppendOnlyModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "agent", "role"], name="unique_event_agent_role")]
+
+
+class Note(AppendOnlyModel):
+    """A curator's dated note on an item, or on one of its versions.
+
+    Written only by ``restoration.core.provenance.record_note``, together with the provenance
+    event that puts it in the item's timeline (``event``, curators only); never edited or
+    deleted: a correction is a new note. The text is also in the event's detail, so the PREMIS
+    record (and a BagIt export of it) is complete on its own; both rows are append-only and
+    written in one transaction, so they cannot disagree.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="notes")
+    version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.PROTECT, related_name="notes")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+    event = models.OneToOneField(ProvenanceEvent, on_delete=models.PROTECT, related_name="note")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        target = f"version {self.version_id}" if self.version_id else self.item.identifier
+        return f"Note on {target} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 # --- Restoration jobs -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from restoration.core.models import (
     EventOutcome,
     EventType,
     Item,
+    Note,
     ProvenanceEvent,
     Version,
 )
@@ -97,6 +98,7 @@ def record_event(
     software: Mapping[str, Any] | None = None,
     extra_agents: Iterable[tuple[Agent, str]] = (),
     timestamp: datetime | None = None,
+    curators_only: bool = False,
 ) -> ProvenanceEvent:
     """Write one PREMIS event with its links, atomically, and return it.
 
@@ -105,6 +107,8 @@ def record_event(
     implementer; ``extra_agents`` are ``(agent, EventAgent.Role)`` pairs. ``item`` defaults to the
     item of the first source or outcome version. ``timestamp`` (default: now) is when the event
     happened, for work that stated its time elsewhere first (a derivative's XMP label).
+    ``curators_only`` keeps the event out of what the public reads
+    (``ProvenanceEvent.objects.visible_to``).
     """
     if event_type not in EventType.values:
         raise ValueError(f"Unknown PREMIS event type {event_type!r}.")
@@ -130,6 +134,7 @@ def record_event(
             outcome=outcome,
             detail=dict(detail or {}),
             item=item,
+            curators_only=curators_only,
         )
         links = [EventObject(event=event, version=v, role=EventObject.Role.SOURCE) for v in sources]
         links += [EventObject(event=event, version=v, role=EventObject.Role.OUTCOME) for v in outcomes]
@@ -236,3 +241,52 @@ def record_fixity_check(checked: "Fixity", *, software: Mapping[str, Any] | None
         sources=[version],
         software=software or archive_software(),
     )
+
+
+# Reviews are PREMIS ``validation`` events: "comparing an object with a standard and noting
+# compliance or exceptions" (id.loc.gov) is what a curator does when judging a derivative against
+# the archive's standard for what it shows. The curator is linked as ``validator`` (a PREMIS
+# agent role), the version as the event's source object. ``modification`` was not chosen: the
+# file is not modified, and the making of a derivative is already a ``modification`` (read by
+# ``restoration.jobs.labels``).
+def record_review(version: Version, *, old: str, new: str, reason: str, user,
+                  preferred_cleared_to: Version | None = None) -> ProvenanceEvent:
+    """``validation``: a curator set ``version``'s review status from ``old`` to ``new``, with
+    ``reason``; ``preferred_cleared_to``: the version (the original) that became preferred
+    because the reviewed one was the preferred one and may no longer be. Curators only: the
+    reason is the curators' word, not the public's."""
+    detail: dict[str, Any] = {"review_status": {"old": old, "new": new}, "reason": reason}
+    if preferred_cleared_to is not None:
+        detail["preferred_version"] = {"old": version.pk, "new": preferred_cleared_to.pk}
+    agents = [(person_agent(user), EventAgent.Role.VALIDATOR)] if getattr(user, "is_authenticated", False) else []
+    return record_event(
+        EventType.VALIDATION,
+        item=version.item,
+        sources=[version],
+        detail=detail,
+        software=archive_software(),
+        extra_agents=agents,
+        curators_only=True,
+    )
+
+
+# A note is recorded as ``metadata modification``: it adds to what the archive says about the
+# item or version (PREMIS has no "annotation" event type), and leaves every file unchanged.
+def record_note(item: Item, text: str, *, user, version: Version | None = None) -> Note:
+    """A curator's note on ``item`` (or on ``version``, one of its versions): the ``Note`` row and
+    its ``metadata modification`` event (curators only), written together."""
+    with transaction.atomic():
+        event = record_event(
+            EventType.METADATA_MODIFICATION,
+            item=item,
+            sources=[version] if version is not None else [],
+            detail={"note": text, "on": f"version {version.pk}" if version is not None else "item"},
+            user=user,
+            software=archive_software(),
+            curators_only=True,
+        )
+        with _writing():
+            return Note.objects.create(
+                item=item, version=version, text=text, author=user if getattr(user, "is_authenticated", False) else None,
+                created_at=event.timestamp, event=event,
+            )

@@ -1,4 +1,5 @@
-"""Multi-step writes of the archive: ingest, derivatives, metadata edits, the preferred version.
+"""Multi-step writes of the archive: ingest, derivatives, metadata edits, the preferred version,
+reviews of derivatives and curators' notes.
 
 Each function is all-or-nothing. Everything that can be checked is checked before the first
 write: the file name, the metadata, the size, the digest (duplicates), the image headers and
@@ -38,14 +39,18 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from restoration.core import imaging, provenance
 from restoration.core.models import (
     DUBLIN_CORE_FIELDS,
     Collection,
+    HIDDEN_REVIEW_STATUSES,
     EventType,
     ImmutableError,
     Item,
+    Note,
+    ReviewStatus,
     Version,
     VersionKind,
 )
@@ -455,10 +460,18 @@ def set_preferred_version(version: Version, *, user) -> Version:
     """Makes ``version`` its item's preferred version (the one shown first), clearing the previous.
 
     Records a ``metadata modification`` event with the old and new preferred version ids; does
-    nothing when ``version`` is already the preferred one.
+    nothing when ``version`` is already the preferred one. A rejected or withdrawn derivative
+    cannot be preferred: ``ReviewError`` (code ``not_preferable``).
     """
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=version.item_id)
+        status = Version.objects.filter(pk=version.pk).values_list("review_status", flat=True).first()
+        if not version.is_original and status in HIDDEN_REVIEW_STATUSES:
+            raise ReviewError(
+                "not_preferable",
+                f"Version {version.pk} is {status}: a rejected or withdrawn version cannot be the preferred one.",
+                field="version",
+            )
         previous = (
             Version.objects.filter(item=item, is_preferred=True).exclude(pk=version.pk).values_list("pk", flat=True).first()
         )
@@ -474,3 +487,89 @@ def set_preferred_version(version: Version, *, user) -> Version:
         )
     version.is_preferred = True
     return version
+
+
+# --- Review of derivatives and notes ------------------------------------------------------------
+
+# Longest review reason and note, in characters: a paragraph or a few, not a document.
+MAX_REASON_LENGTH = 2000
+MAX_NOTE_LENGTH = 10000
+
+
+class ReviewError(ValidationError):
+    """A review, preference or note the archive refuses, with a stable ``code`` and the input
+    ``field`` it concerns. Codes: ``not_reviewable`` (an original), ``invalid_status``,
+    ``reason_required``, ``too_long``, ``not_preferable``, ``empty_note``."""
+
+    def __init__(self, code: str, message: str, *, field: str) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+        self.message = message
+
+
+def _clean_long_text(value: Any, *, field: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ReviewError("invalid", f"{field} must be text.", field=field)
+    text = value.replace("\x00", "").strip()
+    if len(text) > limit:
+        raise ReviewError("too_long", f"{field} is longer than {limit} characters.", field=field)
+    return text
+
+
+def review_version(version: Version, status: str, *, reason: str = "", user) -> Version:
+    """Sets a derivative's review ``status`` (``ReviewStatus``) with ``reason``, and records one
+    ``validation`` event (``provenance.record_review``).
+
+    A reason is required to reject or withdraw. Rejecting or withdrawing the preferred version
+    makes the original the preferred one again (said in the same event). Nothing is written
+    when neither the status nor the reason changes. The item's ``updated_at`` moves on, so
+    OAI-PMH harvesters fetch its record again (its derivatives' descriptions change). Refusals
+    raise ``ReviewError``; ``version`` is updated in place and returned.
+    """
+    if version.is_original:
+        raise ReviewError("not_reviewable", "Originals are not reviewed: only derivatives are.", field="version")
+    if status not in ReviewStatus.values:
+        raise ReviewError(
+            "invalid_status", f"Unknown review status {status!r}; one of {', '.join(ReviewStatus.values)}.",
+            field="status",
+        )
+    reason = _clean_long_text(reason if reason is not None else "", field="reason", limit=MAX_REASON_LENGTH)
+    if status in HIDDEN_REVIEW_STATUSES and not reason:
+        raise ReviewError("reason_required", f"Say why the version is {status}: a reason is required.", field="reason")
+    with transaction.atomic():
+        Item.objects.select_for_update().filter(pk=version.item_id).first()  # serialises with preference changes
+        current = Version.objects.select_for_update().get(pk=version.pk)
+        if current.review_status == status and current.review_reason == reason:
+            return version
+        cleared_to = None
+        if status in HIDDEN_REVIEW_STATUSES and current.is_preferred:
+            cleared_to = Version.objects.originals().filter(item_id=current.item_id).first()
+            Version.objects.filter(pk=current.pk).update(is_preferred=False)
+            if cleared_to is not None:
+                Version.objects.filter(pk=cleared_to.pk).update(is_preferred=True)
+        old = current.review_status
+        now = timezone.now()
+        Version.objects.filter(pk=current.pk).update(
+            review_status=status, review_reason=reason, reviewed_at=now,
+            reviewed_by=user if _is_user(user) else None,
+        )
+        Item.objects.filter(pk=current.item_id).update(updated_at=now)
+        provenance.record_review(current, old=old, new=status, reason=reason, user=user,
+                                 preferred_cleared_to=cleared_to)
+    version.review_status, version.review_reason, version.reviewed_at = status, reason, now
+    version.reviewed_by = user if _is_user(user) else None
+    if cleared_to is not None:
+        version.is_preferred = False
+    return version
+
+
+def add_note(item: Item, text: str, *, user, version: Version | None = None) -> Note:
+    """A curator's dated note on ``item``, or on ``version`` (one of its versions), with its
+    event in the item's provenance (``provenance.record_note``). Refuses an empty or too long
+    text, and a version of another item (``ReviewError``)."""
+    text = _clean_long_text(text, field="text", limit=MAX_NOTE_LENGTH)
+    if not text:
+        raise ReviewError("empty_note", "A note needs some text.", field="text")
+    if version is not None and version.item_id != item.pk:
+        raise ReviewError("invalid", "The version is not one of this item's.", field="version")
+    return provenance.record_note(item, text, user=user, version=version)

@@ -5,7 +5,9 @@ they may see, absolute URLs, and a local path to a stored file. (The label of a 
 Visibility is the API's: anonymous requests see ``Item.objects.visible_to(AnonymousUser)``
 (public items outside any collection or in public collections), accounts with the view
 permission (``core.models.can_view_nonpublic``: Curators, Viewers) see everything, other
-accounts what anonymous requests see. Requests authenticate with the session cookie (the curator pages) or with an API
+accounts what anonymous requests see; the versions of an item shown are
+``Version.objects.visible_to(user)`` (no rejected or withdrawn derivative, and pending ones only by
+setting, except for curators). Requests authenticate with the session cookie (the curator pages) or with an API
 token (``Authorization: Token ...``).
 """
 
@@ -51,6 +53,22 @@ def public_items() -> QuerySet[Item]:
 
 def is_public(item: Item) -> bool:
     return public_items().filter(pk=item.pk).exists()
+
+
+def public_versions() -> QuerySet[Version]:
+    """Versions anonymous visitors (and harvesters) may see: of public items, not hidden by review."""
+    return Version.objects.visible_to(AnonymousUser())
+
+
+def sees_the_public_view(user, item: Item) -> bool:
+    """Whether ``user`` sees of ``item`` exactly what the public does (then a response may be
+    cached publicly): the item is public and ``user`` is shown the same versions of it."""
+    if not user.is_authenticated:
+        return True
+    if not is_public(item):
+        return False
+    mine = set(Version.objects.visible_to(user).filter(item=item).values_list("pk", flat=True))
+    return mine == set(public_versions().filter(item=item).values_list("pk", flat=True))
 
 
 def base_url(request: HttpRequest | None) -> str:

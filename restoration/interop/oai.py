@@ -36,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
 from restoration.interop import common as interop
-from restoration.core.models import Collection, Item, Version
+from restoration.core.models import Collection, Item
 from restoration.jobs import labels
 
 logger = logging.getLogger(__name__)
@@ -139,9 +139,11 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attributes
 
 
 def derivative_labels(items: list[Item]) -> dict[int, list[str]]:
-    """``{item id: [label, ...]}``: the labels of each item's derivatives, oldest first
-    (``restoration.jobs.labels``, the sentence of the item page, the manifest and the XMP)."""
-    versions = list(Version.objects.derivatives().filter(item__in=items).order_by("created_at", "id"))
+    """``{item id: [label, ...]}``: the labels of each item's derivatives the public may see,
+    oldest first (``interop.public_versions``: no rejected or withdrawn one; pending ones by
+    setting), each the sentence of the item page, the manifest and the XMP
+    (``restoration.jobs.labels``)."""
+    versions = list(interop.public_versions().derivatives().filter(item__in=items).order_by("created_at", "id"))
     texts = labels.labels(versions)
     found: dict[int, list[str]] = {item.pk: [] for item in items}
     for version in versions:

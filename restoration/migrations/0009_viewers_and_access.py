@@ -45,7 +45,7 @@ def remove_viewers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("restoration", "0004_job_permissions_and_reaper"),
+        ("restoration", "0005_review_and_notes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -62,6 +62,23 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="version",
             name="created_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        # The review's and the notes' links to accounts (migration 0005) are kept the same way.
+        migrations.AlterField(
+            model_name="version",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="note",
+            name="author",
             field=models.ForeignKey(
                 blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
                 to=settings.AUTH_USER_MODEL,

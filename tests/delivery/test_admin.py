@@ -125,7 +125,8 @@ def test_metadata_edit_goes_through_the_service_and_identifier_is_read_only(clie
          "versions-TOTAL_FORMS": "1", "versions-INITIAL_FORMS": "1", "versions-MIN_NUM_FORMS": "0",
          "versions-MAX_NUM_FORMS": "1000", "versions-0-id": str(item.versions.get().pk), "versions-0-item": str(item.pk),
          "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0", "events-MIN_NUM_FORMS": "0",
-         "events-MAX_NUM_FORMS": "0", "_save": "Save"},
+         "events-MAX_NUM_FORMS": "0", "notes-TOTAL_FORMS": "0", "notes-INITIAL_FORMS": "0",
+         "notes-MIN_NUM_FORMS": "0", "notes-MAX_NUM_FORMS": "1000", "_save": "Save"},
     )
 
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""

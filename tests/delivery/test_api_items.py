@@ -14,12 +14,13 @@ pytestmark = pytest.mark.django_db
 
 ITEM_FIELDS = {
     "id", "url", "identifier", "title", *DUBLIN_CORE_FIELDS, "collection", "is_public", "created_at",
-    "updated_at", "original", "versions", "versions_url", "provenance_url",
+    "updated_at", "original", "versions", "versions_url", "provenance_url", "notes",
 }
 VERSION_FIELDS = {
     "id", "url", "item", "kind", "parent", "original_filename", "sha256", "bytes", "width", "height", "mode",
     "bit_depth", "mime_type", "page_count", "is_preferred", "created_at", "created_by", "file_url",
-    "thumbnail_url", "access_url",
+    "thumbnail_url", "access_url", "review_status", "review_reason", "reviewed_at", "reviewed_by", "review_url",
+    "notes",
 }
 
 
@@ -76,6 +77,7 @@ def test_post_item_ingests_the_upload_and_returns_item_with_original(curator_cli
             "kind": "original",
             "parent": None,
             "is_preferred": original["is_preferred"],
+            "review_status": None,  # originals are not reviewed
             "created_at": original["created_at"],
         }
     ]
@@ -157,6 +159,7 @@ def test_list_items_filters_by_collection_q_and_kind(viewer_client, ingest_item,
     Version.objects.create(
         item_id=harbour.item_id, kind="restored", parent=harbour, file=harbour.file.name, sha256="0" * 64,
         bytes=1, width=1, height=1, mode="RGB", bit_depth=8, mime_type="image/png", created_by=curator,
+        review_status="accepted",  # the kind filter counts only versions the caller may see
     )
 
     def identifiers(**params):
@@ -267,6 +270,7 @@ def test_item_versions_lists_every_version(viewer_client, ingest_item, curator):
     restored = Version.objects.create(
         item_id=original.item_id, kind="restored", parent=original, file=original.file.name, sha256="1" * 64,
         bytes=1, width=1, height=1, mode="RGB", bit_depth=8, mime_type="image/png", created_by=curator,
+        review_status="accepted",  # a pending one is for curators only (tests/delivery/test_review_api.py)
     )
 
     response = viewer_client.get(f"/api/items/{original.item_id}/versions/")

@@ -21,11 +21,12 @@ def queries_for(client, url: str, expected_rows: int) -> int:
 
 
 def add_derivative_row(original: Version, user, n: int) -> Version:
-    """A derivative row (no file needed to list it): what a restoration job would leave."""
+    """A derivative row (no file needed to list it): what a restoration job would leave, accepted
+    by a curator (so that every reader lists it; written directly, no review event needed here)."""
     return Version.objects.create(
         item_id=original.item_id, kind="restored", parent=original, file=original.file.name,
         sha256=f"{n:064x}", bytes=1, width=1, height=1, mode="RGB", bit_depth=8, mime_type="image/png",
-        created_by=user,
+        created_by=user, review_status="accepted",
     )
 
 
@@ -43,8 +44,8 @@ def test_item_list_queries_do_not_grow_with_the_page(viewer_client, ingest_item,
     filtered = queries_for(viewer_client, f"/api/items/?kind=restored&collection={collection.pk}&q=a-", 20)
 
     assert small == large == filtered
-    # token user, the view permission (the user's and its groups' permissions, once per request),
-    # count, items, versions (+ users joined)
+    # token user, the view permission and the review permission (the user's and its groups'
+    # permissions, read once per request), count, items, versions (+ users joined)
     assert large <= 6
 
 

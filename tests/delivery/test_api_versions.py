@@ -142,6 +142,7 @@ def test_derivative_without_display_images_has_no_thumbnail(viewer_client, inges
     bare = Version.objects.create(
         item_id=original.item_id, kind="restored", parent=original, file=original.file.name, sha256="2" * 64,
         bytes=1, width=1, height=1, mode="RGB", bit_depth=8, mime_type="image/png", created_by=curator,
+        review_status="accepted",
     )
 
     assert viewer_client.get(f"/api/versions/{bare.pk}/").json()["thumbnail_url"] is None

@@ -39,13 +39,18 @@ def client_for(user) -> Client:
 
 
 def add_restored(source: Version, *, kind: str = "restored", user=None, model: str = MODEL,
-                 weights: str = WEIGHTS, data: bytes | None = None) -> Version:
-    """A derivative recorded as restoration jobs record theirs (model and weights in the event)."""
-    return services.add_derivative(
+                 weights: str = WEIGHTS, data: bytes | None = None, review: str | None = "accepted") -> Version:
+    """A derivative recorded as restoration jobs record theirs (model and weights in the event),
+    then reviewed (``review``; accepted by default, so that visitors see it; None leaves it
+    pending, as a job leaves it: tests/delivery/test_review_pages.py)."""
+    version = services.add_derivative(
         source, io.BytesIO(data or image_bytes(size=(24, 16))), kind=kind, filename=f"{source.item.identifier}-{kind}.png",
         user=user, software={"name": "gan_engine", "version": "0.1.0", "model": model, "weights_sha256": weights},
         detail={"task": "restore", "model": model, "weights_sha256": weights, "parameters": {"strength": 1.0}},
     )
+    if review is not None:
+        services.review_version(version, review, reason="looks right" if review == "accepted" else "test", user=user)
+    return version
 
 
 class Images(HTMLParser):
@@ -258,7 +263,8 @@ def test_the_label_comes_from_what_a_real_job_records(gan_settings, enqueued, ar
     jobs.execute_job(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED
-    shown = {s.version.pk: s for s in display.shown_versions(job.item)}[job.result_version_id]
+    services.review_version(job.result_version, "accepted", user=curator)  # a job's result is pending until then
+    shown = {s.version.pk: s for s in display.shown_versions(job.item, curator)}[job.result_version_id]
     assert (shown.model, shown.weights_sha256) == (job.model_name, job.weights_sha256)
     body = client.get(page_url("pub-1"), {"compare": job.result_version_id}).content.decode()
     assert f"Restored by model {job.model_name}, weights {job.weights_sha256[:12]}…" in body

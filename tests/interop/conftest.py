@@ -33,18 +33,22 @@ def store(db, curator, archive_dirs):
 
 @pytest.fixture
 def restore(curator):
-    """``restore(original, data=None)``: a derivative recorded as the jobs path records one."""
+    """``restore(original, data=None, review="accepted")``: a derivative recorded as the jobs path
+    records one, then reviewed by the curator (``review=None``: left pending)."""
     from restoration.core import services
 
     def _restore(original: Version, data: bytes | None = None, *, kind: str = "restored",
-                 model: str = "restore-unet-tiny") -> Version:
+                 model: str = "restore-unet-tiny", review: str | None = "accepted") -> Version:
         data = data if data is not None else quadrants_bytes(original.width, original.height)
         software = {"name": "gan_engine", "version": "0.1.0", "model": model, "weights_sha256": WEIGHTS_SHA256}
-        return services.add_derivative(
+        version = services.add_derivative(
             original, io.BytesIO(data), kind=kind, filename=f"{Path(original.original_filename).stem}-restore.png",
             user=curator, software=software,
             detail={"job": 1, "task": "restore", "model": model, "weights_sha256": WEIGHTS_SHA256},
         )
+        if review is not None:  # accepted by default, so that the public sees it (None: pending, as a job leaves it)
+            services.review_version(version, review, reason="checked" if review == "accepted" else "test", user=curator)
+        return version
 
     return _restore
 

@@ -696,6 +696,7 @@ def test_the_item_page_the_manifest_the_xmp_and_oai_give_one_label(tasks_on, ing
     if params.get("reference_version") == "REFERENCE":
         params = {**params, "reference_version": ingest("warm-print", _reddish()).pk}
     derivative = _run(jobs.submit_job(source.item, task=task, params=params, user=curator).job).result_version
+    services.review_version(derivative, "accepted", user=curator)  # pending results are not public
     label = labels.label(labels.makings([derivative])[derivative.pk])
 
     assert label.startswith(TASKS[task].verb + " by ") and label.endswith("; not the original")

@@ -7,6 +7,11 @@ jobs. Items are created only by ingesting an image (the add form's upload goes t
 (recording an event), and nothing archival is deleted. Provenance is browsable and never
 editable. Restoration actions on items and versions hand the work to ``restoration.jobs``; an
 item's page shows its original and derivatives side by side.
+
+Curators review derivatives with the versions' actions (accept, reject, withdraw, back to
+pending; the reason is the field beside the action menu), each through
+``services.review_version``, and add notes to items and versions in the "Notes" inline
+(``services.add_note``; notes are never edited or deleted).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
@@ -32,10 +39,13 @@ from restoration.core.models import (
     DUBLIN_CORE_FIELDS,
     Collection,
     Item,
+    Note,
     ProvenanceEvent,
     RestorationJob,
+    ReviewStatus,
     Version,
     VersionKind,
+    can_review,
 )
 from restoration.delivery.admin.common import (
     ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents,
@@ -67,8 +77,8 @@ class VersionInline(StaffMayViewMixin, admin.TabularInline):
     can_delete = False
     show_change_link = True
     fields = (
-        "thumbnail_preview", "kind", "is_preferred", "bytes", "sha256", "width", "height", "mode", "bit_depth",
-        "mime_type", "page_count", "original_filename", "created_at",
+        "thumbnail_preview", "kind", "is_preferred", "review_status", "bytes", "sha256", "width", "height", "mode",
+        "bit_depth", "mime_type", "page_count", "original_filename", "created_at",
     )
     readonly_fields = fields
 
@@ -99,8 +109,53 @@ class ProvenanceEventInline(ReadOnlyMixin, admin.TabularInline):
         return agents_text(event)
 
 
+class NoteInline(StaffMayViewMixin, admin.TabularInline):
+    """Notes of an item (or of a version): listed read-only, added one per row by curators.
+
+    The rows are saved by ``NotesAdminMixin.save_formset`` through ``services.add_note`` (which
+    writes the note's provenance event), never by the formset: notes are append-only."""
+
+    model = Note
+    fk_name = "item"
+    extra = 1
+    can_delete = False
+    fields = ("text", "version", "author", "created_at")
+    readonly_fields = ("version", "author", "created_at")
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return can_review(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # existing notes are shown, never edited
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VersionNoteInline(NoteInline):
+    fk_name = "version"
+    fields = ("text", "author", "created_at")
+    readonly_fields = ("author", "created_at")
+
+
+class NotesAdminMixin:
+    """Saves the new rows of a ``NoteInline`` through ``services.add_note``."""
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        if not issubclass(formset.model, Note):
+            return super().save_formset(request, form, formset, change)
+        parent = form.instance
+        item, version = (parent.item, parent) if isinstance(parent, Version) else (parent, None)
+        for note_form in formset.extra_forms:
+            text = note_form.cleaned_data.get("text") if note_form.has_changed() else None
+            if text:
+                services.add_note(item, text, user=request.user, version=version)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
 @admin.register(Item)
-class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
+class ItemAdmin(NotesAdminMixin, BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
     list_display_links = ("identifier",)
     list_select_related = ("collection",)
@@ -154,7 +209,7 @@ class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelA
         return ("identifier", "created_at", "updated_at") if obj is not None else ()
 
     def get_inlines(self, request, obj):
-        return [VersionInline, ProvenanceEventInline] if obj is not None else []
+        return [VersionInline, NoteInline, ProvenanceEventInline] if obj is not None else []
 
     def get_urls(self):
         prefer = self.admin_site.admin_view(require_POST(self.prefer_version_view))
@@ -182,8 +237,13 @@ class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelA
         if not request.user.has_perm("restoration.change_version"):
             raise PermissionDenied
         version = get_object_or_404(Version, pk=version_id, item_id=pk)
-        services.set_preferred_version(version, user=request.user)
-        self.message_user(request, f"Version {version.pk} ({version.kind}) is now the preferred version.", messages.SUCCESS)
+        try:
+            services.set_preferred_version(version, user=request.user)
+        except services.ReviewError as err:
+            self.message_user(request, err.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Version {version.pk} ({version.kind}) is now the preferred version.",
+                              messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:restoration_item_change", args=[pk]))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -210,20 +270,66 @@ class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelA
 # --- Versions -------------------------------------------------------------------------------------
 
 
+class ReviewActionForm(ActionForm):
+    """The action bar of the versions list, with the reason a review action records."""
+
+    reason = forms.CharField(
+        required=False, max_length=services.MAX_REASON_LENGTH, label="Reason",
+        widget=forms.TextInput(attrs={"placeholder": "Reason (required to reject or withdraw)", "size": 40}),
+    )
+
+
+def _review_action(status: str, title: str):
+    def action(modeladmin: "VersionAdmin", request, queryset) -> None:
+        modeladmin.review(request, queryset, status)
+
+    action.__name__ = f"review_{status}"
+    return admin.action(permissions=["review"], description=title)(action)
+
+
+# One action per review status; the reason comes from ``ReviewActionForm``.
+REVIEW_ACTIONS = [
+    _review_action(ReviewStatus.ACCEPTED, "Accept the selected derivatives (shown to the public)"),
+    _review_action(ReviewStatus.REJECTED, "Reject the selected derivatives (curators only; give a reason)"),
+    _review_action(ReviewStatus.WITHDRAWN, "Withdraw the selected derivatives (curators only; give a reason)"),
+    _review_action(ReviewStatus.PENDING, "Set the selected derivatives back to pending review"),
+]
+
+
 @admin.register(Version)
-class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
-    list_display = ("thumbnail", "item", "kind", "is_preferred", "bytes", "sha256", "created_at")
+class VersionAdmin(NotesAdminMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
+    list_display = ("thumbnail", "item", "kind", "is_preferred", "review_status", "bytes", "sha256", "created_at")
     list_display_links = ("item",)
     list_select_related = ("item",)
-    list_filter = ("kind", "is_preferred", "mime_type")
+    list_filter = ("kind", "review_status", "is_preferred", "mime_type")
     search_fields = ("item__identifier", "sha256", "original_filename")
-    actions = ["make_preferred", *JOB_ACTIONS]
+    actions = ["make_preferred", *REVIEW_ACTIONS, *JOB_ACTIONS]
+    action_form = ReviewActionForm
+    inlines = [VersionNoteInline]
     fields = (
-        "thumbnail_large", "item", "kind", "parent", "is_preferred", "file_link", "original_filename", "sha256",
-        "bytes", "width", "height", "mode", "bit_depth", "mime_type", "page_count", "access_link", "created_by",
-        "created_at",
+        "thumbnail_large", "item", "kind", "parent", "is_preferred", "review_status", "review_reason", "reviewed_at",
+        "reviewed_by", "file_link", "original_filename", "sha256", "bytes", "width", "height", "mode", "bit_depth",
+        "mime_type", "page_count", "access_link", "created_by", "created_at",
     )
     readonly_fields = fields
+
+    def has_review_permission(self, request) -> bool:
+        return can_review(request.user)
+
+    def review(self, request, queryset, status: str) -> None:
+        """Applies one review ``status`` (with the action bar's reason) to each selected derivative,
+        through ``services.review_version``; says what changed and what was refused."""
+        reason = request.POST.get("reason", "")
+        done = 0
+        for version in queryset.select_related("item").order_by("pk"):
+            try:
+                services.review_version(version, status, reason=reason, user=request.user)
+            except services.ReviewError as err:
+                self.message_user(request, f"{version}: {err.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} version(s) now {ReviewStatus(status).label.lower()}.", messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -255,9 +361,16 @@ class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
         if len({v.item_id for v in versions}) != len(versions):
             self.message_user(request, "Choose at most one version per item.", messages.ERROR)
             return
+        done = 0
         for version in versions:
-            services.set_preferred_version(version, user=request.user)
-        self.message_user(request, f"{len(versions)} preferred version(s) set.", messages.SUCCESS)
+            try:
+                services.set_preferred_version(version, user=request.user)
+            except services.ReviewError as err:
+                self.message_user(request, err.message, messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} preferred version(s) set.", messages.SUCCESS)
 
     def get_urls(self):
         display = self.admin_site.admin_view(self.display_view)

@@ -16,7 +16,8 @@ class ItemFilter(django_filters.FilterSet):
         method="filter_q", help_text="Case-insensitive search in identifier, title and description."
     )
     kind = django_filters.ChoiceFilter(
-        choices=VersionKind.choices, method="filter_kind", help_text="Items having a version of this kind."
+        choices=VersionKind.choices, method="filter_kind",
+        help_text="Items having a version of this kind (that the caller may see)."
     )
     is_public = django_filters.BooleanFilter()
 
@@ -33,8 +34,11 @@ class ItemFilter(django_filters.FilterSet):
         )
 
     def filter_kind(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # EXISTS rather than a join: no duplicate rows, no DISTINCT needed.
-        return queryset.filter(Exists(Version.objects.filter(item_id=OuterRef("pk"), kind=value)))
+        # EXISTS rather than a join: no duplicate rows, no DISTINCT needed. Only versions the
+        # caller may see count: a rejected derivative must not show through a filter.
+        user = getattr(self.request, "user", None)
+        versions = Version.objects.visible_to(user).filter(item_id=OuterRef("pk"), kind=value)
+        return queryset.filter(Exists(versions))
 
 
 class CollectionFilter(django_filters.FilterSet):

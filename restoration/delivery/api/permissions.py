@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, DjangoModelPermissionsOrAnonReadOnly
 
+from restoration.core.models import can_review
+
 
 class CuratorWritePermissions(DjangoModelPermissionsOrAnonReadOnly):
     """Anyone may read; POST needs ``add_<model>``, PUT/PATCH ``change_<model>``.
@@ -61,3 +63,12 @@ class JobPermissions(BasePermission):
         else:
             needed = "add"
         return user.has_perm(f"restoration.{needed}_restorationjob")
+
+
+class ReviewPermissions(BasePermission):
+    """Reviewing derivatives, choosing the preferred version and writing notes are the curators'
+    (``restoration.core.models.can_review``: the ``change_version`` permission of the "Curators"
+    group). Anonymous requests get 401, other accounts 403."""
+
+    def has_permission(self, request, view) -> bool:
+        return can_review(request.user)

@@ -26,10 +26,13 @@ from restoration.core.models import (
     EventObject,
     Item,
     JobStatus,
+    Note,
     ProvenanceEvent,
     RestorationJob,
+    ReviewStatus,
     Version,
     VersionKind,
+    can_review,
 )
 
 # Item fields a client may set, in the order the API shows them.
@@ -58,6 +61,55 @@ class CollectionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
+def _for_curators(serializer: serializers.Serializer) -> bool:
+    """Whether the request's user is a curator (``can_review``): the review's reason, who
+    reviewed and the notes are theirs."""
+    request = serializer.context.get("request")
+    return request is not None and can_review(request.user)
+
+
+# --- Notes ------------------------------------------------------------------------------------
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    """A curator's dated note on an item or one of its versions (``version`` null: on the item)."""
+
+    author = serializers.CharField(source="author.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Note
+        fields = ["id", "item", "version", "text", "author", "created_at"]
+        read_only_fields = fields
+
+
+class NoteRequestSerializer(serializers.Serializer):
+    """Input of ``POST /api/items/{id}/notes/`` and ``POST /api/versions/{id}/notes/``."""
+
+    text = serializers.CharField(
+        allow_blank=True, trim_whitespace=False,
+        help_text="The note (at most 10000 characters); an empty one is refused (code empty_note).",
+    )
+
+
+class ReviewRequestSerializer(serializers.Serializer):
+    """Input of ``POST /api/versions/{id}/review/``."""
+
+    status = serializers.ChoiceField(
+        choices=ReviewStatus.choices,
+        help_text="pending, accepted, rejected (a bad result) or withdrawn (taken back from view).",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False,
+        help_text="Why (at most 2000 characters); required to reject or withdraw (code reason_required).",
+    )
+
+
+def _notes(serializer: serializers.Serializer, notes) -> list[dict[str, Any]] | None:
+    if not _for_curators(serializer):
+        return None
+    return NoteSerializer(notes.all(), many=True, context=serializer.context).data
+
+
 # --- Versions ---------------------------------------------------------------------------------
 
 
@@ -67,6 +119,9 @@ class VersionSerializer(serializers.ModelSerializer):
     ``file_url`` streams the archival file; ``thumbnail_url`` and ``access_url`` stream the
     display JPEGs (null when the version has none). All three go through the API, so they
     obey the same visibility rules as the item.
+
+    ``review_status`` is a derivative's review (null for the original); ``review_reason``,
+    ``reviewed_at``, ``reviewed_by`` and ``notes`` are for curators (null for anyone else).
     """
 
     url = serializers.SerializerMethodField()
@@ -76,6 +131,12 @@ class VersionSerializer(serializers.ModelSerializer):
     file_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     access_url = serializers.SerializerMethodField()
+    review_status = serializers.SerializerMethodField()
+    review_reason = serializers.SerializerMethodField()
+    reviewed_at = serializers.SerializerMethodField()
+    reviewed_by = serializers.SerializerMethodField()
+    notes = serializers.SerializerMethodField()
+    review_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Version
@@ -100,6 +161,12 @@ class VersionSerializer(serializers.ModelSerializer):
             "file_url",
             "thumbnail_url",
             "access_url",
+            "review_status",
+            "review_reason",
+            "reviewed_at",
+            "reviewed_by",
+            "review_url",
+            "notes",
         ]
         read_only_fields = fields
 
@@ -110,6 +177,36 @@ class VersionSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_created_by(self, version: Version) -> str | None:
         return _audience(self).account(version.created_by)
+
+    @extend_schema_field({"type": "string", "enum": ReviewStatus.values, "nullable": True})
+    def get_review_status(self, version: Version) -> str | None:
+        return None if version.is_original else version.review_status
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_review_reason(self, version: Version) -> str | None:
+        return version.review_reason if _for_curators(self) and not version.is_original else None
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_reviewed_at(self, version: Version) -> str | None:
+        if not _for_curators(self) or version.reviewed_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(version.reviewed_at)
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_reviewed_by(self, version: Version) -> str | None:
+        if not _for_curators(self) or version.reviewed_by_id is None:
+            return None
+        return version.reviewed_by.username
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_review_url(self, version: Version) -> str | None:
+        if version.is_original or not _for_curators(self):
+            return None
+        return _absolute(self, reverse("version-review", args=[version.pk]))
+
+    @extend_schema_field(NoteSerializer(many=True, allow_null=True))
+    def get_notes(self, version: Version) -> list[dict[str, Any]] | None:
+        return _notes(self, version.notes)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_file_url(self, version: Version) -> str:
@@ -132,15 +229,20 @@ class VersionSummarySerializer(serializers.ModelSerializer):
     """A version as listed inside its item: enough to pick one and follow its ``url``."""
 
     url = serializers.SerializerMethodField()
+    review_status = serializers.SerializerMethodField()
 
     class Meta:
         model = Version
-        fields = ["id", "url", "kind", "parent", "is_preferred", "created_at"]
+        fields = ["id", "url", "kind", "parent", "is_preferred", "review_status", "created_at"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, version: Version) -> str:
         return _absolute(self, reverse("version-detail", args=[version.pk]))
+
+    @extend_schema_field({"type": "string", "enum": ReviewStatus.values, "nullable": True})
+    def get_review_status(self, version: Version) -> str | None:
+        return None if version.is_original else version.review_status
 
 
 # --- Items ------------------------------------------------------------------------------------
@@ -153,7 +255,9 @@ class ItemSerializer(serializers.ModelSerializer):
     stored one: identifiers never change (400, code ``identifier_immutable``).
 
     The view prefetches ``versions`` (with ``created_by``), so ``original`` and ``versions``
-    cost no query per item.
+    cost no query per item; those are the versions the caller may see
+    (``Version.objects.visible_to``: a rejected derivative is listed for curators only).
+    ``notes`` (the item's notes and its versions', oldest first) is for curators, else null.
     """
 
     url = serializers.SerializerMethodField()
@@ -164,6 +268,7 @@ class ItemSerializer(serializers.ModelSerializer):
     versions = serializers.SerializerMethodField()
     versions_url = serializers.SerializerMethodField()
     provenance_url = serializers.SerializerMethodField()
+    notes = serializers.SerializerMethodField()
 
     class Meta:
         model = Item
@@ -177,6 +282,7 @@ class ItemSerializer(serializers.ModelSerializer):
             "versions",
             "versions_url",
             "provenance_url",
+            "notes",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is the service's to check (code identifier_taken), and PATCH refuses any
@@ -215,6 +321,10 @@ class ItemSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_provenance_url(self, item: Item) -> str:
         return _absolute(self, reverse("item-provenance", args=[item.pk]))
+
+    @extend_schema_field(NoteSerializer(many=True, allow_null=True))
+    def get_notes(self, item: Item) -> list[dict[str, Any]] | None:
+        return _notes(self, item.notes)
 
 
 class ItemIngestSerializer(serializers.ModelSerializer):

@@ -2,8 +2,11 @@
 files, each item's PREMIS provenance, and restoration jobs.
 
 Visibility: ``visible_to(user)`` everywhere: public collections and items for anyone, everything
-for accounts with the view permission (Curators, Viewers; ``core.models.can_view_nonpublic``).
-Provenance and ``created_by`` read through ``core.disclosure`` (no login names or hosts for the public). Writes need Django model permissions (the "Curators"
+for accounts with the view permission (Curators, Viewers; ``core.models.can_view_nonpublic``),
+except that derivatives a curator rejected or withdrew (and, by setting, pending ones) are listed
+and served to curators only (``Version.objects.visible_to``), as are notes and review events
+(``ProvenanceEvent.objects.visible_to``). Provenance and ``created_by`` read through
+``core.disclosure`` (no login names or hosts for the public). Writes need Django model permissions (the "Curators"
 group), see ``permissions.py``. Errors share one JSON shape, see ``exceptions.py``.
 
 Every list queryset prefetches what its serializer reads, so a page costs the same number
@@ -31,12 +34,22 @@ from restoration import jobs
 from restoration.core import services
 from restoration.interop import http
 from restoration.interop.http import safe_download_name
-from restoration.core.models import Collection, EventAgent, Item, JobStatus, JobTask, ProvenanceEvent, RestorationJob, Version
+from restoration.core.models import (
+    Collection,
+    EventAgent,
+    Item,
+    JobStatus,
+    JobTask,
+    ProvenanceEvent,
+    RestorationJob,
+    Version,
+    can_review,
+)
 
 from .exceptions import Conflict, InputError
 from .filters import CollectionFilter, ItemFilter
 from .pagination import ArchivePagination
-from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions
+from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions, ReviewPermissions
 from .serializers import (
     CollectionSerializer,
     DuplicateErrorSerializer,
@@ -45,7 +58,10 @@ from .serializers import (
     ItemSerializer,
     JobRequestSerializer,
     JobSerializer,
+    NoteRequestSerializer,
+    NoteSerializer,
     ProvenanceEventSerializer,
+    ReviewRequestSerializer,
     VersionSerializer,
 )
 
@@ -59,8 +75,27 @@ ERRORS_WRITE = {
 }
 
 
-def _versions_prefetch() -> Prefetch:
-    return Prefetch("versions", queryset=Version.objects.select_related("created_by").order_by("created_at", "id"))
+def _versions(user) -> QuerySet[Version]:
+    """The versions ``user`` may see, with what ``VersionSerializer`` reads (notes for curators)."""
+    versions = Version.objects.visible_to(user).select_related("created_by", "reviewed_by")
+    if can_review(user):
+        versions = versions.prefetch_related("notes__author")
+    return versions
+
+
+def _versions_prefetch(user) -> Prefetch:
+    return Prefetch("versions", queryset=_versions(user).order_by("created_at", "id"))
+
+
+def _item_prefetches(user) -> list:
+    prefetches = [_versions_prefetch(user)]
+    if can_review(user):
+        prefetches.append("notes__author")
+    return prefetches
+
+
+def _service_refusal(err: services.ReviewError) -> InputError:
+    return InputError(err.field, err.message, code=err.code)
 
 
 # --- Collections ------------------------------------------------------------------------------
@@ -113,15 +148,15 @@ class ItemViewSet(
 
     def get_queryset(self) -> QuerySet[Item]:
         queryset = Item.objects.visible_to(self.request.user)
-        if self.action in ("versions", "provenance", "queue_job"):
+        if self.action in ("versions", "provenance", "queue_job", "notes"):
             return queryset  # only the item's visibility is looked up there
-        return queryset.prefetch_related(_versions_prefetch())
+        return queryset.prefetch_related(*_item_prefetches(self.request.user))
 
     def get_serializer_class(self):
         return ItemIngestSerializer if self.action == "create" else ItemSerializer
 
     def _item_data(self, pk: int) -> dict:
-        item = Item.objects.prefetch_related(_versions_prefetch()).get(pk=pk)
+        item = Item.objects.prefetch_related(*_item_prefetches(self.request.user)).get(pk=pk)
         return ItemSerializer(item, context=self.get_serializer_context()).data
 
     @extend_schema(
@@ -180,12 +215,13 @@ class ItemViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         item = self.get_object()
-        queryset = Version.objects.filter(item=item).select_related("created_by").order_by("created_at", "id")
+        queryset = _versions(request.user).filter(item=item).order_by("created_at", "id")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(VersionSerializer(page, many=True, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="The item's PREMIS provenance events, oldest first",
+        description="Curators also see their own events (notes, reviews) and those of versions hidden by review.",
         responses={200: ProvenanceEventSerializer(many=True), **ERRORS_READ},
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
         filters=False,
@@ -194,7 +230,7 @@ class ItemViewSet(
     def provenance(self, request: Request, pk: str | None = None) -> Response:
         item = self.get_object()
         queryset = (
-            ProvenanceEvent.objects.filter(item=item)
+            ProvenanceEvent.objects.visible_to(request.user).filter(item=item)
             .prefetch_related(Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent")), "object_links")
             .order_by("timestamp", "id")
         )
@@ -202,6 +238,20 @@ class ItemViewSet(
         data = ProvenanceEventSerializer(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
 
+
+    @extend_schema(
+        summary="Add a dated note to the item (curators)",
+        description="Returns 201 with the note. It shows in the item's `notes` and, as a `metadata modification` "
+        "event for curators only, in its provenance. 400 codes: `empty_note`, `too_long`.",
+        request=NoteRequestSerializer,
+        responses={201: NoteSerializer, **ERRORS_WRITE, **ERRORS_READ},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ReviewPermissions],
+            parser_classes=[parsers.JSONParser, parsers.FormParser], filter_backends=[])
+    def notes(self, request: Request, pk: str | None = None) -> Response:
+        item = self.get_object()
+        return _add_note(request, item, None, self.get_serializer_context())
 
     @extend_schema(
         summary="Queue a restoration job on the item (curators)",
@@ -282,6 +332,16 @@ def _ingest_error_response(err: services.IngestError) -> Exception:
     return InputError(err.field or "file", err.message, code=err.code)
 
 
+def _add_note(request: Request, item: Item, version: Version | None, context: dict) -> Response:
+    serializer = NoteRequestSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        note = services.add_note(item, serializer.validated_data["text"], user=request.user, version=version)
+    except services.ReviewError as err:
+        raise _service_refusal(err) from err
+    return Response(NoteSerializer(note, context=context).data, status=status.HTTP_201_CREATED)
+
+
 # --- Versions and their files -----------------------------------------------------------------
 
 FILE_RESPONSES = {
@@ -305,7 +365,65 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     _downloads = {"file", "thumbnail", "access"}
 
     def get_queryset(self) -> QuerySet[Version]:
-        return Version.objects.visible_to(self.request.user).select_related("created_by", "item")
+        return _versions(self.request.user).select_related("item")
+
+    def _version_data(self, pk: int) -> dict:
+        return VersionSerializer(self.get_queryset().get(pk=pk), context=self.get_serializer_context()).data
+
+    @extend_schema(
+        summary="Review a derivative (curators)",
+        description=(
+            "Body: `{\"status\": \"rejected\", \"reason\": \"...\"}`; status one of `pending`, `accepted`, "
+            "`rejected`, `withdrawn`. Rejected and withdrawn derivatives stay stored and are shown to curators "
+            "only (pages, API, IIIF, OAI-PMH); pending ones are shown to the public only when the server's "
+            "ARCHIVE_PUBLIC_PENDING_DERIVATIVES is on. Rejecting or withdrawing the preferred version makes the "
+            "original preferred again. Each change is one PREMIS `validation` event (curators only). "
+            "400 codes: `not_reviewable` (an original), `invalid_choice`, `reason_required`, `too_long`."
+        ),
+        request=ReviewRequestSerializer,
+        responses={200: VersionSerializer, **ERRORS_WRITE, **ERRORS_READ},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ReviewPermissions],
+            parser_classes=[parsers.JSONParser, parsers.FormParser])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        serializer = ReviewRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            services.review_version(version, data["status"], reason=data.get("reason", ""), user=request.user)
+        except services.ReviewError as err:
+            raise _service_refusal(err) from err
+        return Response(self._version_data(version.pk))
+
+    @extend_schema(
+        summary="Make the version its item's preferred one (curators)",
+        description="The preferred version is the one pages and IIIF manifests show first. A rejected or "
+        "withdrawn derivative cannot be preferred: 400 `not_preferable`. Records a `metadata modification` event.",
+        request=None,
+        responses={200: VersionSerializer, **ERRORS_WRITE, **ERRORS_READ},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ReviewPermissions])
+    def prefer(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        try:
+            services.set_preferred_version(version, user=request.user)
+        except services.ReviewError as err:
+            raise _service_refusal(err) from err
+        return Response(self._version_data(version.pk))
+
+    @extend_schema(
+        summary="Add a dated note to the version (curators)",
+        description="Returns 201 with the note; it shows in the version's `notes` and its item's, and as a "
+        "`metadata modification` event for curators only. 400 codes: `empty_note`, `too_long`.",
+        request=NoteRequestSerializer,
+        responses={201: NoteSerializer, **ERRORS_WRITE, **ERRORS_READ},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ReviewPermissions],
+            parser_classes=[parsers.JSONParser, parsers.FormParser], url_path="notes", url_name="notes")
+    def add_note(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        return _add_note(request, version.item, version, self.get_serializer_context())
 
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # A download answers any Accept header (a browser's included); its errors answer JSON

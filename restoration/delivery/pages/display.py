@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from restoration.core.disclosure import PUBLIC, Audience
+from restoration.core.disclosure import Audience
 from restoration.core.models import EventAgent, EventObject, Item, ProvenanceEvent, Version, VersionKind
 from restoration.jobs import labels
 
@@ -54,9 +54,15 @@ def ai_marker(making: labels.Making | None, *, preferred: bool) -> str:
     return f"{'Preferred version' if preferred else 'Version'} made by {by}"
 
 
-def shown_versions(item: Item, audience: Audience = PUBLIC) -> list[ShownVersion]:
-    """The item's versions, oldest first, each derivative with its model, checksum and label."""
-    versions = list(Version.objects.filter(item=item).select_related("created_by").order_by("created_at", "id"))
+def shown_versions(item: Item, user) -> list[ShownVersion]:
+    """The item's versions ``user`` may see (``Version.objects.visible_to``: a rejected derivative
+    for curators only), oldest first, each derivative with its model, checksum and label; who
+    stored each is told as ``Audience.of(user)`` may read it (a role for the public)."""
+    audience = Audience.of(user)
+    versions = list(
+        Version.objects.visible_to(user).filter(item=item).select_related("created_by", "reviewed_by")
+        .order_by("created_at", "id")
+    )
     made = labels.makings(versions)
     shown = []
     for version in versions:
@@ -140,11 +146,13 @@ def facts(detail: Mapping[str, Any] | None) -> list[Fact]:
     return lines
 
 
-def timeline(item: Item, audience: Audience = PUBLIC) -> list[TimelineEntry]:
-    """The item's PREMIS events, oldest first (the same events the API lists for the item), as
-    ``audience`` may read them: for the public, people by role, no worker host, no error text."""
+def timeline(item: Item, user) -> list[TimelineEntry]:
+    """The item's PREMIS events ``user`` may read, oldest first (the same events the API lists
+    for the item: ``ProvenanceEvent.objects.visible_to``; notes and reviews for curators), as
+    ``Audience.of(user)`` may read them: for the public, people by role, no worker host, no error text."""
+    audience = Audience.of(user)
     events = (
-        ProvenanceEvent.objects.filter(item=item)
+        ProvenanceEvent.objects.visible_to(user).filter(item=item)
         .prefetch_related(
             Prefetch("agent_links", queryset=EventAgent.objects.select_related("agent").order_by("id")),
             Prefetch("object_links", queryset=EventObject.objects.select_related("version").order_by("id")),

@@ -1,4 +1,5 @@
-"""The grid's search and filters, and the form that queues a job from an item's page."""
+"""The grid's search and filters, the form that queues a job from an item's page, and the
+curators' review and note forms."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from restoration.jobs.params import Param
 from restoration.jobs.tasks import TASKS
-from restoration.core.models import Item, Version, VersionKind
+from restoration.core.models import Item, ReviewStatus, Version, VersionKind
+from restoration.core.services import MAX_NOTE_LENGTH, MAX_REASON_LENGTH
 
 from .display import derivative_kinds
 
@@ -29,8 +31,9 @@ class ItemFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", "Any"), *derivative_kinds()]
 
-    def filter(self, items: QuerySet[Item]) -> QuerySet[Item]:
-        """``items`` narrowed by the valid fields (an invalid field is ignored and shown as an error)."""
+    def filter(self, items: QuerySet[Item], user) -> QuerySet[Item]:
+        """``items`` narrowed by the valid fields (an invalid field is ignored and shown as an error);
+        the derivative filters count only the versions ``user`` may see."""
         self.is_valid()  # an invalid field is left out of cleaned_data
         data = getattr(self, "cleaned_data", {})
         for word in (data.get("q") or "").split():
@@ -38,7 +41,7 @@ class ItemFilterForm(forms.Form):
             for name in SEARCH_FIELDS:
                 match |= Q(**{f"{name}__icontains": word})
             items = items.filter(match)
-        derivatives = Version.objects.filter(item=OuterRef("pk")).exclude(kind=VersionKind.ORIGINAL)
+        derivatives = Version.objects.visible_to(user).filter(item=OuterRef("pk")).exclude(kind=VersionKind.ORIGINAL)
         if data.get("restored"):
             items = items.filter(Exists(derivatives))
         if data.get("kind"):
@@ -133,3 +136,23 @@ class QueueJobForm(forms.Form):
             if self.cleaned_data.get(name) is not None
         }
         return {"task": task, "params": params, "source_version": self.cleaned_data["source_version"]}
+
+
+class ReviewForm(forms.Form):
+    """A curator's review of one derivative (``services.review_version`` checks the rest: a
+    reason to reject or withdraw)."""
+
+    status = forms.ChoiceField(label="Review", choices=ReviewStatus.choices)
+    reason = forms.CharField(label="Reason", required=False, max_length=MAX_REASON_LENGTH,
+                             widget=forms.TextInput(attrs={"placeholder": "Why (required to reject or withdraw)"}))
+
+
+class NoteForm(forms.Form):
+    """A curator's note on the item, or on one of its versions."""
+
+    text = forms.CharField(label="Note", max_length=MAX_NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
+    version = forms.TypedChoiceField(label="On", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, versions: list[Version], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [("", "the item"), *_version_choices(versions)]

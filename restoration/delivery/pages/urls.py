@@ -6,7 +6,7 @@ An identifier may hold slashes (``ark:/12148/btv1b...``), hence ``<path:identifi
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import curation, views
 
 app_name = "pages"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("collections/<slug:slug>/", views.ItemGridView.as_view(), name="collection"),
     path("items/", views.ItemGridView.as_view(), name="items"),
     path("items/<path:identifier>/", views.ItemView.as_view(), name="item"),
+    # Curators' forms of the item page, by id: an identifier may end in anything, even "/notes".
+    path("curation/versions/<int:version_id>/review/", curation.ReviewVersionView.as_view(), name="review_version"),
+    path("curation/items/<int:item_id>/notes/", curation.AddNoteView.as_view(), name="add_note"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -8,6 +8,11 @@ the full provenance; the public reads it through ``core.disclosure``. Images are
 apply the same rules, and tiles come from the IIIF image service (``/iiif/3/{id}/...``) when
 it is there.
 
+Rejected and withdrawn derivatives (and, by setting, pending ones), notes and review events are
+shown to curators only (``visible_to`` of versions and events); curators review derivatives and
+write notes from the item page (``curation.py``; the forms are ``_review.html`` and
+``_notes.html``).
+
 Queueing a job from an item's page needs the permission the API asks for
 (``restoration.add_restorationjob``, held by the "Curators" group): the page shows the form
 only to those who hold it, and a POST from anyone else is refused with 403 (and without a CSRF
@@ -42,10 +47,11 @@ from restoration.core.models import (
     Item,
     RestorationJob,
     Version,
+    can_review,
 )
 
 from . import display
-from .forms import ItemFilterForm, QueueJobForm
+from .forms import ItemFilterForm, NoteForm, QueueJobForm, ReviewForm
 
 logger = logging.getLogger(__name__)
 
@@ -101,15 +107,17 @@ class ItemGridView(ListView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Item]:
-        items = Item.objects.visible_to(self.request.user)
+        user = self.request.user
+        items = Item.objects.visible_to(user)
         if self.collection is not None:
             items = items.filter(collection=self.collection)
         return (
-            self.filters.filter(items)
+            self.filters.filter(items, user)
             .select_related("collection")
             .prefetch_related(Prefetch(
                 "versions", to_attr="grid_versions",
-                queryset=Version.objects.only("id", "item_id", "kind", "is_preferred", "thumbnail").order_by("id"),
+                queryset=Version.objects.visible_to(user)
+                .only("id", "item_id", "kind", "is_preferred", "thumbnail", "review_status").order_by("id"),
             ))
             .order_by("identifier")
         )
@@ -212,7 +220,7 @@ class ItemView(View):
         item = self._item(request, identifier)  # 404 first: a refusal must not reveal a hidden item
         if not request.user.has_perm(QUEUE_PERMISSION):
             raise PermissionDenied("Queueing restoration jobs is for curators.")
-        versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))
+        versions = list(Version.objects.visible_to(request.user).filter(item=item).order_by("created_at", "id"))
         form = QueueJobForm(request.POST, item=item, versions=versions, tasks=engine.available_tasks(),
                             reference_versions=_reference_versions(request.user))
         error = None
@@ -253,10 +261,10 @@ class ItemView(View):
         return HttpResponseRedirect(url, status=303)
 
     def _render(self, request: HttpRequest, item: Item, *, form: QueueJobForm | None = None,
-                status: int = 200) -> HttpResponse:
+                status: int = 200, review_form: tuple[int, ReviewForm] | None = None,
+                note_form: NoteForm | None = None) -> HttpResponse:
         user = request.user
-        audience = Audience.of(user)
-        versions = display.shown_versions(item, audience)
+        versions = display.shown_versions(item, user)
         derivatives = [s for s in versions if not s.version.is_original]
         compare = _chosen(derivatives, request.GET.get("compare"))
         context: dict[str, Any] = {
@@ -267,9 +275,19 @@ class ItemView(View):
             "derivatives": derivatives,
             "compare": compare,
             "viewer_config": _viewer_config(item, versions, compare),
-            "timeline": display.timeline(item, audience),
+            "timeline": display.timeline(item, user),
             "can_queue": user.has_perm(QUEUE_PERMISSION),
+            "can_review": can_review(user),
         }
+        if context["can_review"]:
+            # One review form per derivative (the one posted back with its errors, if any).
+            for shown in derivatives:
+                posted = review_form if review_form is not None and review_form[0] == shown.version.pk else None
+                shown.version.review_form = posted[1] if posted else ReviewForm(
+                    prefix=f"review-{shown.version.pk}",
+                    initial={"status": shown.version.review_status, "reason": shown.version.review_reason})
+            context["note_form"] = note_form or NoteForm(versions=[s.version for s in versions])
+            context["notes"] = list(item.notes.select_related("author").order_by("created_at", "id"))
         if context["can_queue"]:
             tasks = engine.available_tasks()
             context["queue_form"] = form or QueueJobForm(
@@ -284,14 +302,20 @@ class ItemView(View):
 
 
 def _chosen(derivatives: list[display.ShownVersion], asked: str | None) -> display.ShownVersion | None:
-    """The derivative to compare with: the one asked for, else the preferred one, else the newest."""
+    """The derivative to compare with: the one asked for, else the preferred one, else the newest
+    one not rejected or withdrawn (``derivatives`` are those the visitor may see; a curator sees
+    the hidden ones too, but the viewer never opens on one unasked)."""
     if not derivatives:
         return None
     if asked and asked.isdigit():
         for shown in derivatives:
             if shown.version.pk == int(asked):
                 return shown
-    return next((s for s in derivatives if s.version.is_preferred), derivatives[-1])
+    preferred = next((s for s in derivatives if s.version.is_preferred), None)
+    if preferred is not None:
+        return preferred
+    shown_ones = [s for s in derivatives if not s.version.is_hidden_by_review]
+    return shown_ones[-1] if shown_ones else None
 
 
 # The reference picker lists at most this many versions (newest first): a page, not an export.

@@ -1,7 +1,8 @@
 """IIIF endpoints: the Image API 3 service of every version, and Presentation 3 manifests.
 
 Visibility follows the REST API (``restoration.interop``): a version, item or collection that
-the caller may not see answers 404, as an unknown one does. Public resources carry
+the caller may not see answers 404, as an unknown one does; a manifest lists the versions the
+caller may see (no rejected or withdrawn derivative but for curators). Public resources carry
 ``Access-Control-Allow-Origin: *`` and a public ``Cache-Control``; others ``private``.
 
 Image responses are cached on disk (``IIIF_CACHE_DIR``, default ``var/cache/iiif``) under the
@@ -75,12 +76,14 @@ def service_url(version_id: int, base: str) -> str:
 
 
 def _version_or_404(request: HttpRequest, version_id: int) -> tuple[Version, bool]:
-    """(version, public) for a version the caller may see; 404 otherwise."""
+    """(version, public) for a version the caller may see (``Version.objects.visible_to``: a
+    rejected derivative answers 404 to all but curators); 404 otherwise. ``public``: anyone may
+    see it, so it may be cached by shared caches."""
     user = interop.request_user(request)
     version = Version.objects.visible_to(user).select_related("item").filter(pk=version_id).first()
     if version is None:
         raise Http404("No such image.")
-    public = not user.is_authenticated or interop.is_public(version.item)
+    public = not user.is_authenticated or interop.public_versions().filter(pk=version.pk).exists()
     return version, public
 
 
@@ -219,8 +222,8 @@ def not_an_image_request(request: HttpRequest, version_id: int, rest: str) -> Ht
 def manifest(request: HttpRequest, identifier: str) -> HttpResponse:
     user = interop.request_user(request)
     item = get_object_or_404(Item.objects.visible_to(user).select_related("collection"), identifier=identifier)
-    public = not user.is_authenticated or interop.is_public(item)
-    versions = list(Version.objects.filter(item=item).order_by("created_at", "id"))
+    public = interop.sees_the_public_view(user, item)
+    versions = list(Version.objects.visible_to(user).filter(item=item).order_by("created_at", "id"))
     try:
         document = presentation.item_manifest(
             item, versions, base=interop.base_url(request), source_info=source_info, limits=limits(), public=public,
