@@ -287,7 +287,7 @@ class VersionQuerySet(models.QuerySet):
         (``public_review_statuses``: accepted, and pending by setting)."""
         if can_review(user):
             return self
-        return self.filter(shown_to_public_q())
+        return self.filter(shown_by_review_q(user))
 
     def delete(self):
         if self.filter(kind=VersionKind.ORIGINAL).exists():
@@ -302,6 +302,16 @@ class VersionQuerySet(models.QuerySet):
                 f"Stored versions are write-once; cannot update {sorted(touched)}.", code="version_immutable"
             )
         return super().update(**kwargs)
+
+
+def shown_by_review_q(user) -> Q:
+    """The condition on a version that its review lets ``user`` (not a curator) see it: for
+    holders of the view permission (Viewers: staff who look but do not review) the originals,
+    accepted and pending derivatives, since a pending result is not withdrawn, only unreviewed;
+    for everyone else ``shown_to_public_q``."""
+    if can_view_nonpublic(user):
+        return Q(kind=VersionKind.ORIGINAL) | Q(review_status__in=(ReviewStatus.ACCEPTED, ReviewStatus.PENDING))
+    return shown_to_public_q()
 
 
 def shown_to_public_q() -> Q:
@@ -508,7 +518,7 @@ class ProvenanceEventQuerySet(AppendOnlyQuerySet):
             events = events.filter(item__in=Item.objects.visible_to(user))
         if can_review(user):
             return events
-        hidden = Version.objects.exclude(shown_to_public_q())
+        hidden = Version.objects.exclude(shown_by_review_q(user))
         return events.filter(curators_only=False).exclude(object_links__version__in=hidden)
 
 

@@ -51,6 +51,8 @@ def _derive(source, user, *, preferred: bool = False):
         user=user, software={"name": "gan_engine", "version": "0.1.0", "model": MODEL, "weights_sha256": WEIGHTS},
         detail={"job": 7, "task": "restore", "model": MODEL, "weights_sha256": WEIGHTS, "worker": WORKER},
     )
+    # Accepted, as a curator would before preferring it (pending results are for staff only).
+    services.review_version(version, "accepted", user=user)
     if preferred:
         services.set_preferred_version(version, user=user)
     return version
