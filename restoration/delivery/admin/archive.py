@@ -12,7 +12,6 @@ item's page shows its original and derivatives side by side.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -278,7 +277,7 @@ class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
             raise Http404("No such file.")
         if which == "file":
             etag = version.sha256
-            name = http.safe_download_name(version.original_filename or "", Path(field.name).name)
+            name = http.version_download_name(version)
             content_type = version.mime_type or "application/octet-stream"
         else:
             etag = hashlib.sha256(f"{version.sha256}:{field.name}".encode()).hexdigest()
