@@ -415,6 +415,13 @@ def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Ite
     an unknown field or an invalid value raises ``ValidationError``. ``item`` is updated in place
     and returned.
     """
+    _apply_metadata(item, changes, user=user)
+    return item
+
+
+def _apply_metadata(item: Item, changes: Mapping[str, Any], *, user, route: str | None = None) -> dict[str, Any]:
+    """``update_item_metadata``'s work; returns the diff it recorded (empty: nothing written).
+    ``route`` ("admin batch", "cli") is recorded in the event's detail when given."""
     with transaction.atomic():
         current = Item.objects.select_for_update().get(pk=item.pk)
         diff: dict[str, dict[str, Any]] = {}
@@ -443,12 +450,34 @@ def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Ite
         if errors:
             raise ValidationError(errors)
         if not diff:
-            return item
+            return diff
         current.save(update_fields=[*diff, "updated_at"])
-        provenance.record_metadata_change(current, diff, user=user)
+        provenance.record_metadata_change(current, diff, user=user, route=route)
     for field in (*diff, "updated_at"):
         setattr(item, field, getattr(current, field))
-    return item
+    return diff
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch of metadata edits did: the items changed and those already as asked."""
+
+    changed: tuple[Item, ...]
+    unchanged: tuple[Item, ...]
+
+
+def update_items_metadata(items: Iterable[Item], changes: Mapping[str, Any], *, user,
+                          route: str = "admin batch") -> BatchOutcome:
+    """The same ``changes`` applied to each of ``items`` (the admin's bulk actions: make public,
+    move to a collection, set a field), all or nothing: one ``metadata modification`` event per
+    item that changes, none for an item already as asked. Errors as ``update_item_metadata``;
+    on any error no item is changed."""
+    changed: list[Item] = []
+    unchanged: list[Item] = []
+    with transaction.atomic():
+        for item in items:
+            (changed if _apply_metadata(item, changes, user=user, route=route) else unchanged).append(item)
+    return BatchOutcome(changed=tuple(changed), unchanged=tuple(unchanged))
 
 
 def set_preferred_version(version: Version, *, user) -> Version:

@@ -103,6 +103,15 @@ def content_disposition(name: str) -> str:
     return header
 
 
+def attachment(fileobj: BinaryIO, *, content_type: str, name: str) -> FileResponse:
+    """A one-off download made for this request (e.g. a zip of BagIt bags): streamed from
+    ``fileobj`` (closed once sent), offered as ``name``, never cached."""
+    response = FileResponse(fileobj, content_type=content_type)
+    response["Content-Disposition"] = content_disposition(name)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def serve(
     request: HttpRequest,
     *,

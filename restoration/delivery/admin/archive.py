@@ -40,7 +40,7 @@ from restoration.delivery.admin.common import (
     ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents,
     thumbnail_tag,
 )
-from restoration.delivery.admin.actions import BagExportMixin, JobActionsMixin, JOB_ACTIONS
+from restoration.delivery.admin.actions import BATCH_ACTIONS, BagExportMixin, BatchEditMixin, JobActionsMixin, JOB_ACTIONS
 
 
 # --- Items --------------------------------------------------------------------------------------
@@ -99,14 +99,14 @@ class ProvenanceEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
+class ItemAdmin(BatchEditMixin, BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
     list_display_links = ("identifier",)
     list_select_related = ("collection",)
     list_filter = ("collection", VersionKindFilter)
     search_fields = ("identifier", "title", "description")
-    # Restoration and BagIt export only: nothing archival is deleted, and edits go one item at a time.
-    actions = [*JOB_ACTIONS, "export_bags"]
+    # Restoration, BagIt download and batch edits (each an event per item); nothing archival is deleted.
+    actions = [*JOB_ACTIONS, "export_bags", *BATCH_ACTIONS]
     add_fieldsets = (
         (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
         ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),
