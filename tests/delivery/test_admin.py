@@ -245,7 +245,7 @@ def test_display_view_streams_thumbnail_access_copy_and_original(client, staff, 
     assert b"".join(thumbnail.streaming_content)[:3] == b"\xff\xd8\xff"
     original = client.get(reverse("admin:restoration_version_display", args=[version.pk, "file"]))
     assert b"".join(original.streaming_content) == path.read_bytes()
-    assert 'filename="a.png"' in original["Content-Disposition"]
+    assert 'filename="a_original.png"' in original["Content-Disposition"]
     assert client.get(reverse("admin:restoration_version_display", args=[version.pk, "other"])).status_code == 404
 
 

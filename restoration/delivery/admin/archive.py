@@ -37,7 +37,7 @@ from restoration.core.models import (
     VersionKind,
 )
 from restoration.delivery.admin.common import (
-    ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents,
+    ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents, item_cell,
     thumbnail_tag,
 )
 from restoration.delivery.admin.actions import BATCH_ACTIONS, BagExportMixin, BatchEditMixin, JobActionsMixin, JOB_ACTIONS
@@ -211,8 +211,11 @@ class ItemAdmin(BatchEditMixin, BagExportMixin, JobActionsMixin, StaffMayViewMix
 
 @admin.register(Version)
 class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
-    list_display = ("thumbnail", "item", "kind", "is_preferred", "bytes", "sha256", "created_at")
-    list_display_links = ("item",)
+    # A thumbnail, never a storage path: the column is not named "thumbnail", which Django would
+    # take for the model's file field (it showed the path). The digest is cut short (in full in
+    # its title attribute).
+    list_display = ("thumbnail_image", "item_short", "kind", "is_preferred", "bytes", "sha256_short", "created_at")
+    list_display_links = ("item_short",)
     list_select_related = ("item",)
     list_filter = ("kind", "is_preferred", "mime_type")
     search_fields = ("item__identifier", "sha256", "original_filename")
@@ -231,8 +234,16 @@ class VersionAdmin(JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
         return False
 
     @admin.display(description="")
-    def thumbnail(self, version: Version) -> str:
+    def thumbnail_image(self, version: Version) -> str:
         return thumbnail_tag(version.pk)
+
+    @admin.display(description="item", ordering="item__identifier")
+    def item_short(self, version: Version) -> str:
+        return item_cell(version.item)
+
+    @admin.display(description="sha256", ordering="sha256")
+    def sha256_short(self, version: Version) -> str:
+        return format_html('<code title="{}">{}…</code>', version.sha256, version.sha256[:12])
 
     @admin.display(description="thumbnail")
     def thumbnail_large(self, version: Version) -> str:
