@@ -147,6 +147,13 @@ def _clean_ingest_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def title_from_filename(filename: str) -> str:
+    """A title for a file that came without one: its name's stem, ``_`` as spaces
+    (``harbour_at_dawn-1920.tif`` -> ``harbour at dawn-1920``)."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return " ".join(stem.replace("_", " ").split())[: Item._meta.get_field("title").max_length]
+
+
 def _derived_identifier(filename: str, sha256: str) -> str:
     """An identifier from the file name's stem, case and dots kept (scanner names often are
     identifiers, e.g. ``NL-HaNA_2.24.01_0001``); other runs of characters become ``-``. The
@@ -303,8 +310,9 @@ def ingest_upload(
 ) -> Version:
     """Creates an item from an uploaded image: its original version, display images and events.
 
-    ``metadata`` holds ``identifier`` (else derived from the file name), ``title``, any Dublin
-    Core field and ``is_public``; ``format`` defaults to the file's MIME type. ``route`` ("api",
+    ``metadata`` holds ``identifier`` (else derived from the file name), ``title`` (else the file
+    name's stem, ``title_from_filename``), any Dublin Core field and ``is_public``; ``format``
+    defaults to the file's MIME type. ``route`` ("api",
     "admin" or "cli") is recorded in the events. Raises ``IngestError``; on any failure nothing
     remains (no row, stored file, event or temporary file).
     """
@@ -326,6 +334,8 @@ def ingest_upload(
         identifier = explicit_identifier or _derived_identifier(safe_name, sha256)
         if not fields.get("format"):
             fields["format"] = received.info.mime_type
+        if not fields.get("title"):
+            fields["title"] = title_from_filename(safe_name)
         try:
             with atomic_with_files():
                 item = Item.objects.create(identifier=identifier, collection=collection, **fields)
@@ -456,6 +466,26 @@ def _apply_metadata(item: Item, changes: Mapping[str, Any], *, user, route: str 
     for field in (*diff, "updated_at"):
         setattr(item, field, getattr(current, field))
     return diff
+
+
+def reapply_ingest_metadata(item: Item, metadata: Mapping[str, Any], *, user, route: str = "cli") -> dict[str, Any]:
+    """Applies corrected ingest metadata (``ingest_upload``'s ``metadata``: title, Dublin Core,
+    is_public) to an existing item, as ``manage.py ingest --update`` does with a corrected CSV.
+
+    The fields present are set; fields left out stay as they are. One ``metadata modification``
+    event lists every changed field (old and new value) with ``route``; nothing is written when
+    nothing changes. Returns the changes (empty when none). ``identifier``, when given, must be
+    the item's. Raises ``IngestError`` (``invalid_metadata``) for a bad value, before any write.
+    """
+    fields = _clean_ingest_metadata(metadata)
+    identifier = fields.pop("identifier", item.identifier)
+    if identifier != item.identifier:
+        raise IngestError("invalid_metadata", f"The identifier of {item.identifier!r} cannot change to {identifier!r}.",
+                          field="identifier")
+    try:
+        return _apply_metadata(item, fields, user=user, route=route)
+    except ValidationError as exc:  # cleaned above already; kept as an IngestError for the caller
+        raise IngestError("invalid_metadata", "; ".join(exc.messages)) from exc
 
 
 @dataclass(frozen=True)
