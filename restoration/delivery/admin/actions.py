@@ -99,7 +99,7 @@ class BagExportMixin:
         else:
             export, selection = bagit_export.export_item_bags, queryset.select_related("collection").order_by("identifier")
         try:
-            archive, result = bagit_export.export_zip(export, selection, name=name)
+            archive, _ = bagit_export.export_zip(export, selection, name=name)
         except bagit_export.BagExportError as err:
             self.message_user(request, f"Nothing exported: {err.message}", messages.ERROR)
             return None
