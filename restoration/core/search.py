@@ -32,6 +32,8 @@ def fold(text: str | None) -> str:
     """``text`` without accents (NFKD, combining marks dropped) and case-folded; None -> ""."""
     if not text:
         return ""
+    if text.isascii():  # most catalogue text: no accents to drop, and lower() is casefold() here
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
