@@ -11,7 +11,9 @@ from restoration.core import services
 from restoration.models import JobStatus, RestorationJob
 from tests.support import image_bytes
 
-pytestmark = pytest.mark.browser
+# Like the other browser tests: the database comes back as migrations left it (the Curators
+# group), and a following serialized test does not find content types recreated twice.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 LAPTOP = {"width": 1366, "height": 768}
 
