@@ -290,8 +290,6 @@ OAI_ADMIN_EMAIL = os.environ.get("OAI_ADMIN_EMAIL", "archive@example.org")
 OAI_REPOSITORY_IDENTIFIER = os.environ.get("OAI_REPOSITORY_IDENTIFIER", "photo-archive.example.org")
 OAI_PAGE_SIZE = env_int("OAI_PAGE_SIZE", 100)
 OAI_TOKEN_MAX_AGE = env_int("OAI_TOKEN_MAX_AGE", 86400)
-# BagIt: the folder the admin action writes bags into (empty: <ARCHIVE_VAR_DIR>/exports).
-ARCHIVE_EXPORT_DIR = os.environ.get("ARCHIVE_EXPORT_DIR", "")
 
 LOGGING = {
     "version": 1,

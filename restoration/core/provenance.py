@@ -203,13 +203,14 @@ def record_derivation(version: Version, *, sources: Iterable[Version], detail: M
 
 
 def record_metadata_change(item: Item, changes: Mapping[str, Any], *, user,
-                           sources: Iterable[Version] = ()) -> ProvenanceEvent:
-    """``metadata modification``: ``changes`` maps each changed field to ``{"old", "new"}``."""
+                           sources: Iterable[Version] = (), route: str | None = None) -> ProvenanceEvent:
+    """``metadata modification``: ``changes`` maps each changed field to ``{"old", "new"}``;
+    ``route`` (e.g. "admin batch", "cli") says which door a batch edit came through."""
     return record_event(
         EventType.METADATA_MODIFICATION,
         item=item,
         sources=sources,
-        detail={"changes": dict(changes)},
+        detail={"changes": dict(changes), **({"route": route} if route else {})},
         user=user,
         software=archive_software(),
     )

@@ -152,6 +152,13 @@ def _clean_ingest_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def title_from_filename(filename: str) -> str:
+    """A title for a file that came without one: its name's stem, ``_`` as spaces
+    (``harbour_at_dawn-1920.tif`` -> ``harbour at dawn-1920``)."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return " ".join(stem.replace("_", " ").split())[: Item._meta.get_field("title").max_length]
+
+
 def _derived_identifier(filename: str, sha256: str) -> str:
     """An identifier from the file name's stem, case and dots kept (scanner names often are
     identifiers, e.g. ``NL-HaNA_2.24.01_0001``); other runs of characters become ``-``. The
@@ -308,8 +315,9 @@ def ingest_upload(
 ) -> Version:
     """Creates an item from an uploaded image: its original version, display images and events.
 
-    ``metadata`` holds ``identifier`` (else derived from the file name), ``title``, any Dublin
-    Core field and ``is_public``; ``format`` defaults to the file's MIME type. ``route`` ("api",
+    ``metadata`` holds ``identifier`` (else derived from the file name), ``title`` (else the file
+    name's stem, ``title_from_filename``), any Dublin Core field and ``is_public``; ``format``
+    defaults to the file's MIME type. ``route`` ("api",
     "admin" or "cli") is recorded in the events. Raises ``IngestError``; on any failure nothing
     remains (no row, stored file, event or temporary file).
     """
@@ -331,6 +339,8 @@ def ingest_upload(
         identifier = explicit_identifier or _derived_identifier(safe_name, sha256)
         if not fields.get("format"):
             fields["format"] = received.info.mime_type
+        if not fields.get("title"):
+            fields["title"] = title_from_filename(safe_name)
         try:
             with atomic_with_files():
                 item = Item.objects.create(identifier=identifier, collection=collection, **fields)
@@ -420,6 +430,13 @@ def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Ite
     an unknown field or an invalid value raises ``ValidationError``. ``item`` is updated in place
     and returned.
     """
+    _apply_metadata(item, changes, user=user)
+    return item
+
+
+def _apply_metadata(item: Item, changes: Mapping[str, Any], *, user, route: str | None = None) -> dict[str, Any]:
+    """``update_item_metadata``'s work; returns the diff it recorded (empty: nothing written).
+    ``route`` ("admin batch", "cli") is recorded in the event's detail when given."""
     with transaction.atomic():
         current = Item.objects.select_for_update().get(pk=item.pk)
         diff: dict[str, dict[str, Any]] = {}
@@ -448,12 +465,54 @@ def update_item_metadata(item: Item, changes: Mapping[str, Any], *, user) -> Ite
         if errors:
             raise ValidationError(errors)
         if not diff:
-            return item
+            return diff
         current.save(update_fields=[*diff, "updated_at"])
-        provenance.record_metadata_change(current, diff, user=user)
+        provenance.record_metadata_change(current, diff, user=user, route=route)
     for field in (*diff, "updated_at"):
         setattr(item, field, getattr(current, field))
-    return item
+    return diff
+
+
+def reapply_ingest_metadata(item: Item, metadata: Mapping[str, Any], *, user, route: str = "cli") -> dict[str, Any]:
+    """Applies corrected ingest metadata (``ingest_upload``'s ``metadata``: title, Dublin Core,
+    is_public) to an existing item, as ``manage.py ingest --update`` does with a corrected CSV.
+
+    The fields present are set; fields left out stay as they are. One ``metadata modification``
+    event lists every changed field (old and new value) with ``route``; nothing is written when
+    nothing changes. Returns the changes (empty when none). ``identifier``, when given, must be
+    the item's. Raises ``IngestError`` (``invalid_metadata``) for a bad value, before any write.
+    """
+    fields = _clean_ingest_metadata(metadata)
+    identifier = fields.pop("identifier", item.identifier)
+    if identifier != item.identifier:
+        raise IngestError("invalid_metadata", f"The identifier of {item.identifier!r} cannot change to {identifier!r}.",
+                          field="identifier")
+    try:
+        return _apply_metadata(item, fields, user=user, route=route)
+    except ValidationError as exc:  # cleaned above already; kept as an IngestError for the caller
+        raise IngestError("invalid_metadata", "; ".join(exc.messages)) from exc
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch of metadata edits did: the items changed and those already as asked."""
+
+    changed: tuple[Item, ...]
+    unchanged: tuple[Item, ...]
+
+
+def update_items_metadata(items: Iterable[Item], changes: Mapping[str, Any], *, user,
+                          route: str = "admin batch") -> BatchOutcome:
+    """The same ``changes`` applied to each of ``items`` (the admin's bulk actions: make public,
+    move to a collection, set a field), all or nothing: one ``metadata modification`` event per
+    item that changes, none for an item already as asked. Errors as ``update_item_metadata``;
+    on any error no item is changed."""
+    changed: list[Item] = []
+    unchanged: list[Item] = []
+    with transaction.atomic():
+        for item in items:
+            (changed if _apply_metadata(item, changes, user=user, route=route) else unchanged).append(item)
+    return BatchOutcome(changed=tuple(changed), unchanged=tuple(unchanged))
 
 
 def set_preferred_version(version: Version, *, user) -> Version:

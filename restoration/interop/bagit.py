@@ -17,6 +17,8 @@ Archival files are streamed from storage in 1 MiB chunks, never read whole, and 
 they are copied: a file whose sha256 differs from the one the archive recorded stops the
 export (the bag's payload checksums are therefore exactly the stored ``Version.sha256``).
 
+``export_zip`` serialises the bags of one export as a zip (the admin's download).
+
 All or nothing: the bags are written into a temporary folder beside the output folder, which
 is renamed into place only once every bag is complete. The output folder must not exist or be
 empty, and its parent must exist and be writable; any failure removes the temporary folder.
@@ -31,11 +33,12 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
-from collections.abc import Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db.models import Prefetch
@@ -158,18 +161,34 @@ def _export(out_dir: str | os.PathLike, write) -> ExportResult:
     return result
 
 
-def export_folder() -> Path:
-    """Where the admin action writes: ``ARCHIVE_EXPORT_DIR``, else ``<VAR_DIR>/exports``."""
-    configured = settings.ARCHIVE_EXPORT_DIR
-    return Path(configured) if configured else Path(settings.VAR_DIR) / "exports"
+def export_zip(
+    export: Callable[[Iterable, Path], ExportResult], selection: Iterable, *, name: str
+) -> tuple[BinaryIO, ExportResult]:
+    """The bags ``export(selection, folder)`` writes (``export_item_bags`` or
+    ``export_collection_bags``), serialised as one zip (RFC 8493 section 4.2) with the bags under
+    ``<name>/``: for the admin's download.
 
-
-def new_export_folder(what: str, username: str) -> Path:
-    """A fresh output folder in the export folder, e.g. ``items-20261124T051500-curator-1a2b3c``."""
-    folder = export_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    return folder / f"{what}-{stamp}-{_safe_name(username, 'user')}-{uuid.uuid4().hex[:6]}"
+    The bags are written into a private temporary folder (removed before returning, whatever
+    happens) and zipped into an anonymous temporary file, returned at its start: it has no name
+    on disk and disappears when closed (the response closes it once sent, or on a dropped
+    connection). Members are stored, not deflated: the payload is mostly image files.
+    ``BagExportError`` as the export raises it."""
+    work = Path(tempfile.mkdtemp(prefix="bag-export-", dir=settings.FILE_UPLOAD_TEMP_DIR or None))
+    try:
+        result = export(selection, work / name)
+        archive = tempfile.TemporaryFile(prefix="bag-export-", suffix=".zip", dir=work.parent)
+        try:
+            with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as bundle:
+                for path in sorted(result.path.rglob("*")):
+                    if path.is_file():
+                        bundle.write(path, path.relative_to(work).as_posix())
+        except BaseException:
+            archive.close()
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    archive.seek(0)
+    return archive, result
 
 
 def export_item_bags(items: Iterable[Item], out_dir: str | os.PathLike) -> ExportResult:

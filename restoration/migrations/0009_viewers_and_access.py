@@ -45,7 +45,7 @@ def remove_viewers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("restoration", "0005_review_and_notes"),
+        ("restoration", "0007_batch_admin"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -219,7 +219,7 @@ def test_viewers_may_view_but_not_add_or_change(client, viewer, make_image, inge
     assert page.status_code == 200 and not page.context["has_change_permission"]
     response = client.post(_change(item), {"title": "Changed"})
     assert response.status_code == 403
-    assert Item.objects.get(pk=item.pk).title == ""
+    assert Item.objects.get(pk=item.pk).title == "a"  # from the file name, unchanged
 
 
 def test_anonymous_is_sent_to_login(client, make_image, ingest):
@@ -257,7 +257,7 @@ def test_display_view_streams_thumbnail_access_copy_and_original(client, viewer,
     assert b"".join(thumbnail.streaming_content)[:3] == b"\xff\xd8\xff"
     original = client.get(reverse("admin:restoration_version_display", args=[version.pk, "file"]))
     assert b"".join(original.streaming_content) == path.read_bytes()
-    assert 'filename="a.png"' in original["Content-Disposition"]
+    assert 'filename="a_original.png"' in original["Content-Disposition"]
     assert client.get(reverse("admin:restoration_version_display", args=[version.pk, "other"])).status_code == 404
 
 

@@ -92,7 +92,7 @@ def test_job_list_filters_and_columns(client, viewer, curator, gan_settings, ori
     assert page.status_code == 200
     assert {j.pk for j in page.context["cl"].result_list} == {done.pk, queued.pk}
     content = page.content.decode()
-    assert "<progress" in content and "curator" in content and f"version {done.result_version_id}" in content
+    assert "<progress" in content and "curator" in content and f"result: version {done.result_version_id}" in content
     assert [j.pk for j in client.get(JOBS, {"status__exact": "queued"}).context["cl"].result_list] == [queued.pk]
     assert client.get(JOBS, {"task__exact": "restore"}).context["cl"].result_count == 2
     assert client.get(reverse("admin:restoration_restorationjob_change", args=[done.pk])).status_code == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import bagit
@@ -223,29 +225,56 @@ def _run_action(client, url, pks):
     return client.post(url, {"action": "export_bags", "_selected_action": [str(pk) for pk in pks]}, follow=True)
 
 
-def test_admin_action_writes_bags_into_the_export_folder(client, curator, archive, archive_dirs, settings, tmp_path):
-    settings.ARCHIVE_EXPORT_DIR = str(tmp_path / "exports")
-    first, _, second = archive
+def _unzipped(response, into: Path) -> list[Path]:
+    """The bags of a downloaded zip, extracted into ``into``."""
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as bundle:
+        assert all(not name.startswith("/") and ".." not in name.split("/") for name in bundle.namelist())
+        bundle.extractall(into)
+    [top] = list(into.iterdir())
+    return sorted(top.iterdir())
+
+
+def test_admin_action_downloads_a_zip_of_valid_bags(client, curator, archive, archive_dirs, tmp_path):
+    first, restored, second = archive
     client.force_login(curator)
     response = _run_action(client, "/admin/restoration/item/", [first.item.pk, second.item.pk])
-    [message] = [str(m) for m in response.context["messages"]]
-    assert message.startswith("2 bag(s)")
-    [folder] = list((tmp_path / "exports").iterdir())
-    assert folder.name.startswith("items-") and "curator" in folder.name and str(folder) in message
-    for bag_dir in folder.iterdir():
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith('attachment; filename="bags-items-')
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    bags = _unzipped(response, tmp_path / "items")
+    assert [bag.name for bag in bags] == ["ARC-1", "ARC-2"]
+    for bag_dir in bags:
         bagit.Bag(str(bag_dir)).validate()
-    response = _run_action(client, "/admin/restoration/collection/", [archive[0].item.collection_id])
-    assert any(p.name.startswith("collections-") for p in (tmp_path / "exports").iterdir())
+    assert _manifest(bags[0])["data/ARC-1/original/" + f"{first.pk}-original.png"] == first.sha256
+    # Nothing stays on the server: no export folder, no temporary file or folder.
+    assert not (archive_dirs.var / "exports").exists()
+    assert os.listdir(archive_dirs.uploads) == []
+
+    collection = _run_action(client, "/admin/restoration/collection/", [first.item.collection_id])
+    [bag_dir] = _unzipped(collection, tmp_path / "collections")
+    bagit.Bag(str(bag_dir)).validate()
+    assert bag_dir.name == "harbour" and os.listdir(archive_dirs.uploads) == []
 
 
-def test_admin_action_needs_curator_rights(client, viewer, archive, settings, tmp_path):
-    settings.ARCHIVE_EXPORT_DIR = str(tmp_path / "exports")
+def test_admin_download_of_a_damaged_file_is_an_error_and_leaves_nothing(client, curator, archive, archive_dirs):
+    first, _, _ = archive
+    (archive_dirs.media / first.file.name).write_bytes(b"not what was stored")
+    client.force_login(curator)
+    response = _run_action(client, "/admin/restoration/item/", [first.item.pk])
+
+    assert response["Content-Type"].startswith("text/html")
+    assert any("Nothing exported" in str(m) for m in response.context["messages"])
+    assert os.listdir(archive_dirs.uploads) == []
+
+
+def test_admin_action_needs_curator_rights(client, viewer, archive):
     client.force_login(viewer)  # may look at every item, may not export
     page = client.get("/admin/restoration/item/")
     form = page.context["action_form"]
     assert form is None or "export_bags" not in [name for name, _ in form.fields["action"].choices]
-    _run_action(client, "/admin/restoration/item/", [archive[0].item.pk])
-    assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
+    response = _run_action(client, "/admin/restoration/item/", [archive[0].item.pk])
+    assert response["Content-Type"].startswith("text/html")  # the list again, no zip
     assert Version.objects.count() == 3  # nothing else happened either
 
 

@@ -168,3 +168,138 @@ def test_hostile_names_on_disk_are_recorded_sanitised(archive_dirs, make_image):
     assert ("\u00e9" * 76 + ".png") in names
     assert all(unicodedata.is_normalized("NFC", name) and len(name) <= 200 for name in names)
     assert not any(ord(ch) < 32 or ord(ch) == 127 for name in names for ch in name)
+
+
+# --- Titles from file names, and --update with a corrected CSV -------------------------------------
+
+
+def test_a_file_without_a_row_gets_its_file_name_as_title(archive_dirs, make_image):
+    root = archive_dirs.work / "named"
+    make_image("harbour_at_dawn_1920.png", directory=root)
+    make_image("quay.png", directory=root)
+    csv_path = archive_dirs.work / "meta.csv"
+    csv_path.write_text("filename,title\nquay.png,The quay\n")
+
+    run(root, "--metadata", csv_path)
+
+    assert dict(Item.objects.values_list("identifier", "title")) == {
+        "harbour_at_dawn_1920": "harbour at dawn 1920", "quay": "The quay",
+    }
+
+
+def _metadata_events(identifier: str) -> list[dict]:
+    return list(ProvenanceEvent.objects.filter(item__identifier=identifier, event_type=EventType.METADATA_MODIFICATION)
+                .values_list("detail", flat=True))
+
+
+def _write_csv(archive_dirs, text: str):
+    path = archive_dirs.work / "meta.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_without_update_an_existing_identifier_still_fails(folder, archive_dirs):
+    first = _write_csv(archive_dirs, "filename,identifier,title\na.tif,PORT-1,Quay\n")
+    run(folder, "--metadata", first)
+    out = io.StringIO()
+    again = _write_csv(archive_dirs, "filename,identifier,title\nb.png,PORT-1,Boats\n")
+    with pytest.raises(CommandError):
+        call_command("ingest", str(folder / "box1"), "--metadata", str(again), stdout=out, stderr=io.StringIO())
+    assert "identifier_taken" in out.getvalue()
+    assert Item.objects.get(identifier="PORT-1").title == "Quay"
+
+
+def test_update_applies_a_corrected_csv_one_event_per_changed_item(folder, archive_dirs, curator):
+    original = _write_csv(archive_dirs, (
+        "filename,identifier,title,creator,is_public\n"
+        "a.tif,PORT-1,Quay,A. Smith,no\n"
+        "box1/b.png,PORT-2,Boats,,no\n"
+        "box1/deeper/c.jpg,PORT-3,Crane,B. Jones,yes\n"
+    ))
+    run(folder, "--metadata", original)
+    before = {i: _metadata_events(i) for i in ("PORT-1", "PORT-2", "PORT-3")}
+    assert before == {"PORT-1": [], "PORT-2": [], "PORT-3": []}
+    versions = Version.objects.count()
+    corrected = _write_csv(archive_dirs, (
+        "filename,identifier,title,creator,is_public\n"
+        "a.tif,PORT-1,Quay at dawn,Léon Gimpel,yes\n"   # three fields change
+        "box1/b.png,PORT-2,Boats,,no\n"                 # as before: untouched
+        "box1/deeper/c.jpg,PORT-3,Crane,B. Jones,\n"    # an empty cell leaves is_public as it is
+    ))
+
+    out, _ = run(folder, "--metadata", corrected, "--update", "--user", "curator")
+
+    assert "Ingested: 0" in out and "Updated: 1" in out and "Unchanged: 2" in out
+    assert "a.tif -> PORT-1: creator, is_public, title" in out
+    quay = Item.objects.get(identifier="PORT-1")
+    assert (quay.title, quay.creator, quay.is_public) == ("Quay at dawn", "Léon Gimpel", True)
+    [detail] = _metadata_events("PORT-1")
+    assert detail == {"route": "cli", "changes": {
+        "title": {"old": "Quay", "new": "Quay at dawn"},
+        "creator": {"old": "A. Smith", "new": "Léon Gimpel"},
+        "is_public": {"old": False, "new": True},
+    }}
+    assert _metadata_events("PORT-2") == [] and _metadata_events("PORT-3") == []
+    assert Item.objects.get(identifier="PORT-3").is_public is True
+    assert Version.objects.count() == versions  # no file stored again
+    assert ProvenanceEvent.objects.filter(event_type=EventType.METADATA_MODIFICATION, agents__user=curator).count() == 1
+
+    # Applying the same CSV again changes nothing.
+    out, _ = run(folder, "--metadata", corrected, "--update")
+    assert "Updated: 0" in out and "Unchanged: 3" in out and len(_metadata_events("PORT-1")) == 1
+
+
+def test_update_finds_items_by_content_when_the_row_has_no_identifier(folder, archive_dirs):
+    run(folder)  # identifiers from the file names, titles too
+    assert Item.objects.get(identifier="b").title == "b"
+    corrected = _write_csv(archive_dirs, "filename,title\nbox1/b.png,Boats in the harbour\n")
+
+    out, _ = run(folder, "--metadata", corrected, "--update")
+
+    assert "Updated: 1" in out and Item.objects.get(identifier="b").title == "Boats in the harbour"
+    assert Item.objects.count() == 3
+
+
+def test_update_reports_unknown_identifiers_and_still_ingests_new_files(folder, archive_dirs, make_image):
+    run(folder / "box1")  # b and c are archived; a.tif is new
+    corrected = _write_csv(archive_dirs, (
+        "filename,identifier,title\n"
+        "a.tif,PORT-9,A new quay\n"          # a new file: ingested as usual
+        "gone.tif,NOPE-1,Lost\n"             # no file, no item: unknown
+        "elsewhere.tif,b,Boats (corrected)\n"  # no file here, but the item exists: updated
+    ))
+
+    with pytest.raises(CommandError, match="1 unknown identifier"):
+        call_command("ingest", str(folder), "--metadata", str(corrected), "--update",
+                     stdout=(out := io.StringIO()), stderr=io.StringIO())
+
+    text = out.getvalue()
+    assert "Ingested: 1" in text and "Updated: 1" in text
+    assert "Unknown identifiers (rows matching no file and no item): gone.tif (NOPE-1)" in text
+    assert Item.objects.get(identifier="PORT-9").title == "A new quay"
+    assert Item.objects.get(identifier="b").title == "Boats (corrected)"
+    assert not Item.objects.filter(identifier="NOPE-1").exists()
+
+
+def test_update_refuses_a_row_whose_identifier_holds_another_file(folder, archive_dirs):
+    run(folder / "box1")
+    corrected = _write_csv(archive_dirs, "filename,identifier,title\na.tif,b,Not this one\n")
+
+    with pytest.raises(CommandError):
+        call_command("ingest", str(folder), "--metadata", str(corrected), "--update",
+                     stdout=(out := io.StringIO()), stderr=io.StringIO())
+
+    assert "a.tif: identifier_taken" in out.getvalue()
+    assert Item.objects.get(identifier="b").title == "b" and not _metadata_events("b")
+
+
+def test_update_with_an_invalid_value_fails_that_row_and_changes_nothing_of_it(folder, archive_dirs):
+    run(folder)
+    corrected = _write_csv(archive_dirs, "filename,title,date\nbox1/b.png,Boats," + "9" * 200 + "\n")
+
+    with pytest.raises(CommandError):
+        call_command("ingest", str(folder), "--metadata", str(corrected), "--update",
+                     stdout=(out := io.StringIO()), stderr=io.StringIO())
+
+    assert "box1/b.png: invalid_metadata" in out.getvalue()
+    assert Item.objects.get(identifier="b").title == "b" and not _metadata_events("b")

@@ -17,7 +17,6 @@ pending; the reason is the field beside the action menu), each through
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
@@ -48,10 +47,10 @@ from restoration.core.models import (
     can_review,
 )
 from restoration.delivery.admin.common import (
-    ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents,
+    ReadOnlyMixin, StaffMayViewMixin, agents_text, display_url, events_with_agents, item_cell,
     thumbnail_tag,
 )
-from restoration.delivery.admin.actions import BagExportMixin, JobActionsMixin, JOB_ACTIONS
+from restoration.delivery.admin.actions import BATCH_ACTIONS, BagExportMixin, BatchEditMixin, JobActionsMixin, JOB_ACTIONS
 
 
 # --- Items --------------------------------------------------------------------------------------
@@ -155,14 +154,14 @@ class NotesAdminMixin:
 
 
 @admin.register(Item)
-class ItemAdmin(NotesAdminMixin, BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
+class ItemAdmin(NotesAdminMixin, BatchEditMixin, BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "identifier", "title", "collection", "version_count", "last_event_at")
     list_display_links = ("identifier",)
     list_select_related = ("collection",)
     list_filter = ("collection", VersionKindFilter)
     search_fields = ("identifier", "title", "description")
-    # Restoration and BagIt export only: nothing archival is deleted, and edits go one item at a time.
-    actions = [*JOB_ACTIONS, "export_bags"]
+    # Restoration, BagIt download and batch edits (each an event per item); nothing archival is deleted.
+    actions = [*JOB_ACTIONS, "export_bags", *BATCH_ACTIONS]
     add_fieldsets = (
         (None, {"fields": ("upload", "identifier", "title", "collection", "is_public")}),
         ("Dublin Core", {"fields": DUBLIN_CORE_FIELDS, "classes": ("collapse",)}),
@@ -298,8 +297,11 @@ REVIEW_ACTIONS = [
 
 @admin.register(Version)
 class VersionAdmin(NotesAdminMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelAdmin):
-    list_display = ("thumbnail", "item", "kind", "is_preferred", "review_status", "bytes", "sha256", "created_at")
-    list_display_links = ("item",)
+    # A thumbnail, never a storage path: the column is not named "thumbnail", which Django would
+    # take for the model's file field (it showed the path). The digest is cut short (in full in
+    # its title attribute).
+    list_display = ("thumbnail_image", "item_short", "kind", "is_preferred", "review_status", "bytes", "sha256_short", "created_at")
+    list_display_links = ("item_short",)
     list_select_related = ("item",)
     list_filter = ("kind", "review_status", "is_preferred", "mime_type")
     search_fields = ("item__identifier", "sha256", "original_filename")
@@ -338,8 +340,16 @@ class VersionAdmin(NotesAdminMixin, JobActionsMixin, StaffMayViewMixin, admin.Mo
         return False
 
     @admin.display(description="")
-    def thumbnail(self, version: Version) -> str:
+    def thumbnail_image(self, version: Version) -> str:
         return thumbnail_tag(version.pk)
+
+    @admin.display(description="item", ordering="item__identifier")
+    def item_short(self, version: Version) -> str:
+        return item_cell(version.item)
+
+    @admin.display(description="sha256", ordering="sha256")
+    def sha256_short(self, version: Version) -> str:
+        return format_html('<code title="{}">{}…</code>', version.sha256, version.sha256[:12])
 
     @admin.display(description="thumbnail")
     def thumbnail_large(self, version: Version) -> str:
@@ -391,7 +401,7 @@ class VersionAdmin(NotesAdminMixin, JobActionsMixin, StaffMayViewMixin, admin.Mo
             raise Http404("No such file.")
         if which == "file":
             etag = version.sha256
-            name = http.safe_download_name(version.original_filename or "", Path(field.name).name)
+            name = http.version_download_name(version)
             content_type = version.mime_type or "application/octet-stream"
         else:
             etag = hashlib.sha256(f"{version.sha256}:{field.name}".encode()).hexdigest()

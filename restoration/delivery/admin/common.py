@@ -6,11 +6,15 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from restoration.core.models import EventAgent, ProvenanceEvent, can_view_nonpublic
 
 
 THUMBNAIL_PX = 64
+# A list's item column is cut at this many characters (in full in its title attribute), so that
+# the jobs and versions lists fit a 1366 px screen.
+ITEM_CHARS = 28
 
 
 class StaffMayViewMixin:
@@ -53,6 +57,11 @@ def thumbnail_tag(version_id: int | None, size: int = THUMBNAIL_PX) -> str:
         size,
         size,
     )
+
+
+def item_cell(item) -> str:
+    """An item in a list: its identifier cut short, identifier and title in full on hover."""
+    return format_html('<span title="{}">{}</span>', str(item), Truncator(item.identifier).chars(ITEM_CHARS))
 
 
 def agents_text(event: ProvenanceEvent) -> str:

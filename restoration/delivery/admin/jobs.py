@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from restoration import jobs
 from restoration.core.models import JobStatus, RestorationJob
-from restoration.delivery.admin.common import StaffMayViewMixin
+from restoration.delivery.admin.common import StaffMayViewMixin, item_cell, thumbnail_tag
+
+# The list's thumbnails: small enough that the list fits a 1366 px screen beside the other columns.
+LIST_THUMBNAIL_PX = 48
 
 
 # --- Restoration jobs ------------------------------------------------------------------------------
@@ -19,8 +23,10 @@ class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
     """Jobs are read-only here (they are written by ``restoration.jobs``); Curators may retry failed
     ones and cancel queued ones."""
 
-    list_display = ("id", "item", "task", "status", "progress_bar", "requested_by", "created_at", "run_time",
-                    "result")
+    # Fits 1366 px: thumbnails of source and result, the item cut short (in full in its title
+    # attribute), status and progress in one column, short dates.
+    list_display = ("id", "source", "result", "item_short", "task", "status_progress", "requested_by", "created",
+                    "run_time")
     list_display_links = ("id",)
     list_filter = ("status", "task")
     list_select_related = ("item", "requested_by")
@@ -45,24 +51,42 @@ class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
     def has_manage_permission(self, request) -> bool:
         return request.user.has_perm("restoration.change_restorationjob")
 
-    @admin.display(description="progress", ordering="progress")
-    def progress_bar(self, job: RestorationJob) -> str:
-        return format_html('<progress value="{}" max="1"></progress> {}%', job.progress, round(job.progress * 100))
+    @admin.display(description="source")
+    def source(self, job: RestorationJob) -> str:
+        return self._version_thumbnail(job.source_version_id, "source")
+
+    @admin.display(description="result")
+    def result(self, job: RestorationJob) -> str:
+        return self._version_thumbnail(job.result_version_id, "result")
+
+    @staticmethod
+    def _version_thumbnail(version_id: int | None, role: str) -> str:
+        if version_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}" title="{}: version {}">{}</a>',
+            reverse("admin:restoration_version_change", args=[version_id]), role, version_id,
+            thumbnail_tag(version_id, size=LIST_THUMBNAIL_PX),
+        )
+
+    @admin.display(description="item", ordering="item__identifier")
+    def item_short(self, job: RestorationJob) -> str:
+        return item_cell(job.item)
+
+    @admin.display(description="status", ordering="status")
+    def status_progress(self, job: RestorationJob) -> str:
+        return format_html('{}<br><progress value="{}" max="1" style="width:5em"></progress> {}%',
+                           job.get_status_display(), job.progress, round(job.progress * 100))
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, job: RestorationJob) -> str:
+        return format_html('<span title="{}">{}</span>', job.created_at.isoformat(),
+                           timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"))
 
     @admin.display(description="duration")
     def run_time(self, job: RestorationJob) -> str:
         duration = job.duration
         return f"{duration.total_seconds():.1f} s" if duration is not None else "-"
-
-    @admin.display(description="result")
-    def result(self, job: RestorationJob) -> str:
-        if job.result_version_id is None:
-            return "-"
-        return format_html(
-            '<a href="{}">version {}</a>',
-            reverse("admin:restoration_version_change", args=[job.result_version_id]),
-            job.result_version_id,
-        )
 
     @admin.action(permissions=["manage"], description="Retry selected failed jobs")
     def retry_failed(self, request, queryset) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from restoration.core.models import Collection, Item, Version, VersionKind
+from restoration.core.search import folded_contains
 
 
 class ItemFilter(django_filters.FilterSet):
@@ -13,7 +14,7 @@ class ItemFilter(django_filters.FilterSet):
 
     collection = django_filters.NumberFilter(field_name="collection_id", help_text="Collection id.")
     q = django_filters.CharFilter(
-        method="filter_q", help_text="Case-insensitive search in identifier, title and description."
+        method="filter_q", help_text="Search in identifier, title and description, ignoring case and accents."
     )
     kind = django_filters.ChoiceFilter(
         choices=VersionKind.choices, method="filter_kind",
@@ -29,9 +30,7 @@ class ItemFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(identifier__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
-        )
+        return queryset.filter(folded_contains(("identifier", "title", "description"), value))
 
     def filter_kind(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # EXISTS rather than a join: no duplicate rows, no DISTINCT needed. Only versions the
@@ -42,7 +41,7 @@ class ItemFilter(django_filters.FilterSet):
 
 
 class CollectionFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", help_text="Case-insensitive search in name and slug.")
+    q = django_filters.CharFilter(method="filter_q", help_text="Search in name and slug, ignoring case and accents.")
     is_public = django_filters.BooleanFilter()
 
     class Meta:
@@ -51,4 +50,4 @@ class CollectionFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
-        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value)) if value else queryset
+        return queryset.filter(folded_contains(("name", "slug"), value)) if value else queryset

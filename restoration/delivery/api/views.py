@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
@@ -443,16 +442,13 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             logger.error("Version %s: stored %s %r is missing", version.pk, field, stored.name)
             raise NotFound("The stored file is missing.")
 
-    def _base_name(self, version: Version) -> str:
-        stem = f"{version.item.identifier}-{version.kind}-{version.pk}"
-        return safe_download_name(stem, f"version-{version.pk}")
-
     @extend_schema(
         summary="Download the archival file",
         description=(
             "Streams the stored bytes. `ETag` is the quoted sha256 of the file; send it back in "
-            "`If-None-Match` to get 304. `Content-Disposition` is an attachment named after the "
-            "uploaded file (ASCII `filename`, plus RFC 6266 `filename*` for other names)."
+            "`If-None-Match` to get 304. `Content-Disposition` is an attachment named "
+            "`<identifier>_<kind>[_<task>_<parameter>-<value>...].<ext>`, e.g. `ARC-1_original.tif` or "
+            "`ARC-1_restore_strength-0.5.png` (ASCII `filename`, plus RFC 6266 `filename*` for other names)."
         ),
         parameters=[IF_NONE_MATCH],
         responses=FILE_RESPONSES,
@@ -460,8 +456,7 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def file(self, request: Request, pk: str | None = None):
         version = self.get_object()
-        _, ext = os.path.splitext(version.file.name)
-        name = safe_download_name(version.original_filename or "", "") or self._base_name(version) + ext.lower()
+        name = http.version_download_name(version)
         return self._stream(request, version, "file", version.sha256, version.mime_type or "application/octet-stream", name)
 
     def _display(self, request: Request, field: str):
@@ -470,7 +465,7 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         # The display JPEG is made from the version and stored under its own name: the pair
         # identifies its bytes (a regenerated file gets a new name).
         etag_source = hashlib.sha256(f"{version.sha256}:{stored.name}".encode()).hexdigest()
-        name = f"{self._base_name(version)}-{field.removesuffix('_file')}.jpg"
+        name = http.version_download_name(version, part=field.removesuffix("_file"))
         return self._stream(request, version, field, etag_source, "image/jpeg", name)
 
     @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)

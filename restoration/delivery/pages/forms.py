@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from restoration.jobs.params import Param
 from restoration.jobs.tasks import TASKS
 from restoration.core.models import Item, ReviewStatus, Version, VersionKind
+from restoration.core.search import folded_contains
 from restoration.core.services import MAX_NOTE_LENGTH, MAX_REASON_LENGTH
 
 from .display import derivative_kinds
 
-# Item fields the grid's search looks in (every word must match one of them).
+# Item fields the grid's search looks in (every word must match one of them, case and accents folded).
 SEARCH_FIELDS = ("identifier", "title", "description", "creator", "subject", "date", "coverage")
 
 
@@ -37,10 +38,7 @@ class ItemFilterForm(forms.Form):
         self.is_valid()  # an invalid field is left out of cleaned_data
         data = getattr(self, "cleaned_data", {})
         for word in (data.get("q") or "").split():
-            match = Q()
-            for name in SEARCH_FIELDS:
-                match |= Q(**{f"{name}__icontains": word})
-            items = items.filter(match)
+            items = items.filter(folded_contains(SEARCH_FIELDS, word))
         derivatives = Version.objects.visible_to(user).filter(item=OuterRef("pk")).exclude(kind=VersionKind.ORIGINAL)
         if data.get("restored"):
             items = items.filter(Exists(derivatives))

@@ -1,4 +1,5 @@
-"""``manage.py ingest PATH``: ingest a folder of images (or one image) as new archival items."""
+"""``manage.py ingest PATH``: ingest a folder of images (or one image) as new archival items;
+with ``--update``, apply a corrected metadata CSV to the items that exist already."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from restoration.core import services
+from restoration.core import imaging, services
 from restoration.management.commands._progress import progress
-from restoration.core.models import DUBLIN_CORE_FIELDS, Collection
+from restoration.core.models import DUBLIN_CORE_FIELDS, Collection, Item, Version
 
 FILENAME_COLUMN = "filename"
 METADATA_COLUMNS = ("identifier", "title", *DUBLIN_CORE_FIELDS, "is_public")
@@ -38,7 +39,17 @@ with a non-zero status. PATH may also be a single file.
 
 --metadata CSV is a UTF-8 CSV file with a header row and these columns:
 {COLUMNS_HELP}
-Empty cells are left unset; files without a row get metadata derived from the file.
+Empty cells are left unset; files without a row get metadata derived from the file (the title
+from the file name: its stem, "_" as spaces).
+
+--update applies a corrected CSV to items archived before: a row whose identifier is an existing
+item's, or whose file's content is an existing original (rows without an identifier), sets the
+row's non-empty cells on that item (one "metadata modification" event per item, listing every
+changed field with its old and new value); an item already as the row says is left untouched.
+The file need not be under PATH then; if it is, it must be the item's original. --collection
+applies to new items only. Rows that match neither a file nor an item are reported as unknown
+identifiers (and the command exits non-zero). Without --update an existing identifier fails
+with identifier_taken.
 """
 
 
@@ -53,8 +64,11 @@ class Command(BaseCommand):
         parser.add_argument("--collection", metavar="SLUG", help="Put the new items in this existing collection.")
         parser.add_argument("--metadata", metavar="CSV", help="Metadata per file (see the columns above).")
         parser.add_argument("--user", metavar="USERNAME", help="The account recorded as the events' implementer.")
+        parser.add_argument("--update", action="store_true",
+                            help="Apply the CSV to existing items (see above) instead of refusing their identifiers.")
 
-    def handle(self, *args, path: str, collection: str | None, metadata: str | None, user: str | None, **options):
+    def handle(self, *args, path: str, collection: str | None, metadata: str | None, user: str | None,
+               update: bool = False, **options):
         root = Path(path).expanduser()
         if not root.exists():
             raise CommandError(f"{root} does not exist.")
@@ -67,6 +81,8 @@ class Command(BaseCommand):
         ingested: list[tuple[str, str]] = []
         skipped: list[tuple[str, int | None]] = []
         failed: list[tuple[str, str]] = []
+        self.updated: list[tuple[str, str, list[str]]] = []  # (row, identifier, changed fields)
+        self.unchanged: list[tuple[str, str]] = []
         used_rows: set[str] = set()
         base = root if root.is_dir() else root.parent
         bar = progress(files, stderr=self.stderr, desc="Ingesting", verbosity=options["verbosity"])
@@ -77,6 +93,18 @@ class Command(BaseCommand):
                 fields = rows.get(key, {}) if key else {}
                 if key:
                     used_rows.add(key)
+                if update and key:
+                    try:
+                        existing = self._existing_item(file, fields)
+                    except OSError as exc:
+                        failed.append((relative, f"unreadable: {exc.strerror or exc}"))
+                        continue
+                    if isinstance(existing, str):
+                        failed.append((relative, existing))
+                        continue
+                    if existing is not None:
+                        self._update(relative, existing, fields, account, failed)
+                        continue
                 try:
                     with open(file, "rb") as fh:
                         version = services.ingest_upload(
@@ -92,9 +120,48 @@ class Command(BaseCommand):
                 else:
                     ingested.append((relative, version.item.identifier))
 
-        self._summary(ingested, skipped, failed, sorted(set(rows) - used_rows), options["verbosity"])
-        if failed:
-            raise CommandError(f"{len(failed)} file(s) failed.")
+        unused = sorted(set(rows) - used_rows)
+        unknown: list[str] = []
+        if update:
+            # Rows without their file under PATH: an existing identifier is enough to update.
+            for key in unused:
+                identifier = rows[key].get("identifier")
+                item = Item.objects.filter(identifier=identifier).first() if identifier else None
+                if item is None:
+                    unknown.append(f"{key} ({identifier})" if identifier else key)
+                else:
+                    self._update(key, item, rows[key], account, failed)
+            unused = []
+        self._summary(ingested, skipped, failed, unused, options["verbosity"], update=update, unknown=unknown)
+        if failed or unknown:
+            raise CommandError(f"{len(failed)} file(s) failed, {len(unknown)} unknown identifier(s).")
+
+    def _existing_item(self, file: Path, fields: dict) -> Item | str | None:
+        """The archived item a row of a corrected CSV is about (``--update``): by the row's
+        identifier, else by the file's content; None for a new file; a failure message when the
+        identifier's item holds another file."""
+        identifier = fields.get("identifier")
+        item = Item.objects.filter(identifier=identifier).first() if identifier else None
+        with open(file, "rb") as fh:
+            sha256, _ = imaging.sha256_stream(fh)
+        original = Version.objects.originals().filter(sha256=sha256).select_related("item").first()
+        if item is None:
+            return original.item if original is not None and not identifier else None
+        if original is None or original.item_id != item.pk:
+            return (f"identifier_taken: {identifier!r} is an item whose original is another file "
+                    "(--update changes metadata, never files).")
+        return item
+
+    def _update(self, row: str, item: Item, fields: dict, account, failed: list) -> None:
+        try:
+            changes = services.reapply_ingest_metadata(item, fields, user=account, route="cli")
+        except services.IngestError as exc:
+            failed.append((row, f"{exc.code}: {exc.message}"))
+            return
+        if changes:
+            self.updated.append((row, item.identifier, sorted(changes)))
+        else:
+            self.unchanged.append((row, item.identifier))
 
     def _collection(self, slug: str | None) -> Collection | None:
         if not slug:
@@ -113,12 +180,21 @@ class Command(BaseCommand):
         except User.DoesNotExist:
             raise CommandError(f"No user {username!r}.") from None
 
-    def _summary(self, ingested, skipped, failed, unused_rows, verbosity: int) -> None:
+    def _summary(self, ingested, skipped, failed, unused_rows, verbosity: int, *, update: bool = False,
+                 unknown: list[str] = ()) -> None:
         write = self.stdout.write
         write(f"Ingested: {len(ingested)}")
         if verbosity > 1:
             for relative, identifier in ingested:
                 write(f"  {relative} -> {identifier}")
+        if update:
+            write(f"Updated: {len(self.updated)}")
+            for row, identifier, fields in self.updated:
+                write(f"  {row} -> {identifier}: {', '.join(fields)}")
+            write(f"Unchanged: {len(self.unchanged)}")
+            if verbosity > 1:
+                for row, identifier in self.unchanged:
+                    write(f"  {row} -> {identifier}")
         write(f"Skipped duplicates: {len(skipped)}")
         for relative, version_id in skipped:
             write(f"  {relative} (already archived as version {version_id})")
@@ -127,6 +203,8 @@ class Command(BaseCommand):
             write(self.style.ERROR(f"  {relative}: {reason}"))
         if unused_rows:
             write(self.style.WARNING(f"CSV rows matching no file: {', '.join(unused_rows)}"))
+        if unknown:
+            write(self.style.ERROR(f"Unknown identifiers (rows matching no file and no item): {', '.join(unknown)}"))
 
 
 def find_files(root: Path, *, exclude: Path | None = None) -> list[Path]:
@@ -182,8 +260,8 @@ def read_metadata(path: Path) -> dict[str, dict]:
                 if key in rows:
                     raise CommandError(f"Metadata line {line}: {key!r} appears twice.")
                 fields = {k: v.strip() for k, v in row.items() if k and v and v.strip()}
-                if "is_public" in row:
-                    fields["is_public"] = _is_public(row.get("is_public") or "", line)
+                if fields.get("is_public"):  # an empty cell leaves it unset (new items: not public)
+                    fields["is_public"] = _is_public(fields["is_public"], line)
                 rows[key] = fields
         except (csv.Error, UnicodeDecodeError) as exc:
             raise CommandError(f"The metadata file {path} is not a valid UTF-8 CSV file: {exc}") from exc
