@@ -64,10 +64,10 @@ def test_api_q_folds_case_and_accents(catalogue, reader):
     assert [r["identifier"] for r in client.get("/api/items/", {"q": "ecole"}).json()["results"]] == ["ARC-3"]
 
 
-def test_api_collection_q_folds_accents(db, reader):
+def test_api_collection_q_folds_accents(db, viewer):
     Collection.objects.create(name="Fonds Léon Gimpel", slug="gimpel")
     Collection.objects.create(name="Harbour", slug="harbour")
-    body = token_client(reader).get("/api/collections/", {"q": "LEON"}).json()
+    body = token_client(viewer).get("/api/collections/", {"q": "LEON"}).json()
     assert [row["slug"] for row in body["results"]] == ["gimpel"]
 
 

@@ -116,8 +116,8 @@ def test_the_service_is_all_or_nothing(curator, items):
     assert set(Item.objects.values_list("title", flat=True)) == {"B-0", "B-1", "B-2"}  # from the file names
 
 
-def test_only_users_who_may_change_items_get_batch_actions(client, staff, items):
-    client.force_login(staff)  # staff may view, not change
+def test_only_users_who_may_change_items_get_batch_actions(client, viewer, items):
+    client.force_login(viewer)  # viewers may look, not change
     form = client.get(ITEMS).context["action_form"]
     offered = [name for name, _ in form.fields["action"].choices] if form is not None else []
     assert not {"make_public", "make_not_public", "move_to_collection", "set_field"} & set(offered)

@@ -37,9 +37,9 @@ def _thumbnail_srcs(html: str) -> set[str]:
     return set(re.findall(r'<img src="(/admin/[^"]+)"', html))
 
 
-def test_job_list_shows_source_and_result_thumbnails(client, staff, finished_job):
+def test_job_list_shows_source_and_result_thumbnails(client, viewer, finished_job):
     job, original, result = finished_job
-    client.force_login(staff)
+    client.force_login(viewer)
     html = client.get(JOBS).content.decode()
 
     assert _thumbnail_srcs(html) == {reverse("admin:restoration_version_display", args=[v.pk, "thumbnail"])
@@ -53,18 +53,18 @@ def test_job_list_shows_source_and_result_thumbnails(client, staff, finished_job
         assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
 
 
-def test_queued_job_has_no_result_thumbnail(client, staff, ingest_item):
+def test_queued_job_has_no_result_thumbnail(client, viewer, ingest_item):
     original = ingest_item("Q-1")
     RestorationJob.objects.create(item=original.item, source_version=original, task="restore", recipe_key="q")
-    client.force_login(staff)
+    client.force_login(viewer)
     html = client.get(JOBS).content.decode()
     assert _thumbnail_srcs(html) == {reverse("admin:restoration_version_display", args=[original.pk, "thumbnail"])}
     assert "Queued" in html and "<progress" in html
 
 
-def test_version_list_shows_thumbnails_not_file_paths(client, staff, finished_job):
+def test_version_list_shows_thumbnails_not_file_paths(client, viewer, finished_job):
     _, original, result = finished_job
-    client.force_login(staff)
+    client.force_login(viewer)
     html = client.get(VERSIONS).content.decode()
 
     assert _thumbnail_srcs(html) == {reverse("admin:restoration_version_display", args=[v.pk, "thumbnail"])

@@ -33,16 +33,16 @@ def _disposition_name(response) -> str:
     return response["Content-Disposition"].split('filename="', 1)[1].split('"', 1)[0]
 
 
-def test_original_and_display_images(reader_client, ingest_item):
+def test_original_and_display_images(viewer_client, ingest_item):
     original = ingest_item("ARC-1", filename="scan 001 (recto).png")
 
     assert version_download_name(original) == "ARC-1_original.png"
-    assert _disposition_name(reader_client.get(f"/api/versions/{original.pk}/file/")) == "ARC-1_original.png"
-    assert _disposition_name(reader_client.get(f"/api/versions/{original.pk}/thumbnail/")) == "ARC-1_original_thumbnail.jpg"
-    assert _disposition_name(reader_client.get(f"/api/versions/{original.pk}/access/")) == "ARC-1_original_access.jpg"
+    assert _disposition_name(viewer_client.get(f"/api/versions/{original.pk}/file/")) == "ARC-1_original.png"
+    assert _disposition_name(viewer_client.get(f"/api/versions/{original.pk}/thumbnail/")) == "ARC-1_original_thumbnail.jpg"
+    assert _disposition_name(viewer_client.get(f"/api/versions/{original.pk}/access/")) == "ARC-1_original_access.jpg"
 
 
-def test_job_results_are_named_by_task_and_recipe_parameters(reader_client, ingest_item):
+def test_job_results_are_named_by_task_and_recipe_parameters(viewer_client, ingest_item):
     original = ingest_item("ARC-1")
     restored = _job_result(original, "restore", "restored", {"strength": 0.5, "seed": 0, "tile": 256})
     twice = _job_result(original, "upscale", "upscaled", {"scale": 2, "variant": "faithful", "tile": 512})
@@ -52,7 +52,7 @@ def test_job_results_are_named_by_task_and_recipe_parameters(reader_client, inge
     assert version_download_name(restored) == "ARC-1_restore_strength-0.5_seed-0.png"
     assert version_download_name(twice) == "ARC-1_upscale_scale-2_variant-faithful.png"
     assert version_download_name(four) == "ARC-1_upscale_scale-4_variant-faithful.png"
-    names = {_disposition_name(reader_client.get(f"/api/versions/{v.pk}/file/")) for v in (original, twice, four)}
+    names = {_disposition_name(viewer_client.get(f"/api/versions/{v.pk}/file/")) for v in (original, twice, four)}
     assert len(names) == 3
 
 
@@ -74,18 +74,18 @@ def test_derivative_without_a_job_is_named_by_its_kind(ingest_item):
     assert version_download_name(Version.objects.get(pk=added.pk)) == "ARC-3_colorized.png"
 
 
-def test_hostile_identifier_is_safe_in_the_header(reader_client, ingest_item):
+def test_hostile_identifier_is_safe_in_the_header(viewer_client, ingest_item):
     original = ingest_item('box 1/"a";b\\c')
-    header = reader_client.get(f"/api/versions/{original.pk}/file/")["Content-Disposition"]
+    header = viewer_client.get(f"/api/versions/{original.pk}/file/")["Content-Disposition"]
 
     assert header.isascii() and "\r" not in header and "\n" not in header
-    name = _disposition_name(reader_client.get(f"/api/versions/{original.pk}/file/"))
+    name = _disposition_name(viewer_client.get(f"/api/versions/{original.pk}/file/"))
     assert "/" not in name and "\\" not in name and ";" not in name and name.endswith("_original.png")
     assert name.startswith("box 1_")  # the whole identifier, its "/" not taken for a folder
 
 
-def test_admin_archival_download_uses_the_same_name(client, staff, ingest_item):
+def test_admin_archival_download_uses_the_same_name(client, viewer, ingest_item):
     original = ingest_item("ARC-4")
-    client.force_login(staff)
+    client.force_login(viewer)
     response = client.get(reverse("admin:restoration_version_display", args=[original.pk, "file"]))
     assert response.status_code == 200 and _disposition_name(response) == "ARC-4_original.png"

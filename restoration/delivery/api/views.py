@@ -32,7 +32,6 @@ from rest_framework.response import Response
 from restoration import jobs
 from restoration.core import services
 from restoration.interop import http
-from restoration.interop.http import safe_download_name
 from restoration.core.models import (
     Collection,
     EventAgent,

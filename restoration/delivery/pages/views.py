@@ -37,7 +37,6 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import ListView
 
-from restoration.core.disclosure import Audience
 from restoration.jobs import engine
 from restoration import jobs
 from restoration.jobs import labels
