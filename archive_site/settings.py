@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ARCHIVE_VAR_DIR", BASE_DIR / "var"))
@@ -221,6 +222,14 @@ if os.environ.get("Q_REDIS_URL"):
     Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
 else:
     Q_CLUSTER["orm"] = "default"
+# Jobs predicted long (JOB_LONG_WORK) go to a queue of their own, "<name>-long", so a long job
+# never holds the short ones. A qcluster started with Q_QUEUE=long serves it (`make run` starts
+# both); it leaves the schedules (the reaper) to the default cluster, whose queue stays short.
+JOB_LONG_QUEUE_NAME = f"{Q_CLUSTER['name']}-long"
+if os.environ.get("Q_QUEUE", "default") == "long":
+    Q_CLUSTER.update(cluster_name=JOB_LONG_QUEUE_NAME, scheduler=False)
+elif os.environ.get("Q_QUEUE", "default") != "default":
+    raise ImproperlyConfigured(f"Q_QUEUE is 'default' or 'long', not {os.environ['Q_QUEUE']!r}.")
 
 # --- Restoration jobs (restoration.jobs.engine, restoration.jobs) ------------------------------------
 # Where the GAN runs: "auto" (first CUDA device, else CPU), "cpu" or "cuda:N" (one worker machine
@@ -260,6 +269,11 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 900)
 # Least seconds between two progress writes of a running job (also its heartbeat).
 JOB_PROGRESS_INTERVAL = float(os.environ.get("JOB_PROGRESS_INTERVAL", "2.0"))
+# A job whose predicted work (source megapixels x the task's cost: x scale^2 for upscale, x steps/10
+# for style optimize) reaches this many units goes to the long queue; 0 sends every job to one queue.
+JOB_LONG_WORK = float(os.environ.get("JOB_LONG_WORK", "16"))
+# Jobs one account may have queued or running at once (0: no limit); more is refused (API: 429).
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)
 
 # --- Interoperability: IIIF, OAI-PMH, BagIt (docs/interop.md) ----------------------------------
 # Scheme and host of the absolute URLs in IIIF documents and OAI-PMH responses, e.g.

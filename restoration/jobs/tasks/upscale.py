@@ -46,6 +46,12 @@ def check_size(params: Mapping[str, Any], width: int, height: int) -> None:
         )
 
 
+def work(params: Mapping[str, Any], width: int, height: int) -> float:
+    """The upscaler's cost grows with the pixels it makes: output megapixels."""
+    scale = int(params.get("scale") or SCALE.default)
+    return width * height * scale * scale / 1e6
+
+
 def check_card(task: TaskDefinition, params: Mapping[str, Any], path: Path, card: Mapping[str, Any]) -> None:
     scale = (card.get("config") or {}).get("scale")
     if scale is not None and int(scale) != int(params["scale"]):
@@ -81,5 +87,6 @@ TASK = TaskDefinition(
     variant_label=variant_label,
     size_check=check_size,
     check_card=check_card,
+    work=work,
     example={"scale": 2, "variant": "faithful"},
 )
