@@ -111,13 +111,23 @@ def test_curators_cancel_queued_and_retry_failed_jobs(replace_runner, client, cu
     monkeypatch.undo()
     client.force_login(curator)
 
-    response = _action(client, JOBS, "cancel_queued", [queued.pk, failing.pk])
-    assert _messages(response) == ["1 job(s) cancelled; 1 not queued (skipped)."]
+    response = _action(client, JOBS, "cancel_selected", [queued.pk, failing.pk])
+    assert _messages(response) == ["1 job(s) cancelled; 0 running job(s) stop at their next tile; "
+                                   "1 already finished (skipped)."]
     assert RestorationJob.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
+
+    from restoration.jobs import worker
+
+    running = jobs.submit_job(original("c.png").item, task="restore", user=curator).job
+    assert worker._claim(running.pk)
+    response = _action(client, JOBS, "cancel_selected", [running.pk])
+    assert _messages(response) == ["0 job(s) cancelled; 1 running job(s) stop at their next tile; "
+                                   "0 already finished (skipped)."]
+    assert RestorationJob.objects.get(pk=running.pk).cancel_requested_by == curator
 
     response = _action(client, JOBS, "retry_failed", [failing.pk, queued.pk])
     assert _messages(response) == ["1 job(s) queued again, 0 already queued, running or done; 1 not failed (skipped)."]
-    retried = RestorationJob.objects.exclude(pk__in=[queued.pk, failing.pk]).get()
+    retried = RestorationJob.objects.exclude(pk__in=[queued.pk, failing.pk, running.pk]).get()
     assert retried.status == JobStatus.QUEUED and retried.recipe_key == failing.recipe_key
 
 
