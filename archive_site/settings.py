@@ -269,8 +269,8 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 900)
 # Least seconds between two progress writes of a running job (also its heartbeat).
 JOB_PROGRESS_INTERVAL = float(os.environ.get("JOB_PROGRESS_INTERVAL", "2.0"))
-# A job whose predicted work (source megapixels x the task's cost: x scale^2 for upscale, x steps/10
-# for style optimize) reaches this many units goes to the long queue; 0 sends every job to one queue.
+# A job whose predicted work (restore-megapixels: source megapixels x the task's cost, see
+# docs/jobs.md "Long jobs") reaches this goes to the long queue; 0 sends every job to one queue.
 JOB_LONG_WORK = float(os.environ.get("JOB_LONG_WORK", "16"))
 # Jobs one account may have queued or running at once (0: no limit); more is refused (API: 429).
 JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)

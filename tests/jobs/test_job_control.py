@@ -173,7 +173,7 @@ def test_jobs_predicted_long_go_to_the_long_queue(settings, gan_settings, origin
 
     sent = []
     monkeypatch.setattr(q_tasks, "async_task", lambda *args, **kwargs: sent.append((args, kwargs)))
-    settings.JOB_LONG_WORK = 0.004  # megapixel units: a 64 x 48 restore is 0.003, its x4 upscale would be 0.049
+    settings.JOB_LONG_WORK = 0.004  # restore-megapixels: a 64 x 48 restore is 0.003, its x4 upscale 0.0074
     assert submission_module.queue_for("restore", {}, 64, 48) == JobQueue.DEFAULT
     assert submission_module.queue_for("upscale", {"scale": 4}, 64, 48) == JobQueue.LONG
     assert submission_module.queue_for("style", {"method": "optimize", "steps": 200}, 64, 48) == JobQueue.LONG

@@ -85,9 +85,10 @@ class TaskDefinition:
     - ``runner``: runs it (imports ``gan_engine`` lazily); ``engine_modules`` are imported before
       the run starts (their import time is counted as loading); ``companions``: the second
       outputs its runner may write.
-    - ``work(params, width, height)``: the predicted work of a run in megapixel units (default:
-      the source's megapixels), which sends a job to the long queue when it reaches
-      ``JOB_LONG_WORK`` (``predicted_work``).
+    - ``work(params, width, height)``: the predicted work of a run in restore-megapixels (the
+      work of restoring one megapixel: about 3 s on a 2-core CPU; default: the source's
+      megapixels), which sends a job to the long queue when it reaches ``JOB_LONG_WORK``
+      (``predicted_work``).
     - ``action_params`` / ``action_title``: what the admin action (which has no form) queues with.
     - ``example``: example parameters for the API's documentation.
     """

@@ -141,8 +141,8 @@ def run(ctx: RunContext) -> RunOutput:
 
 
 def work(params: Mapping[str, Any], width: int, height: int) -> float:
-    """The optimize method runs its feature network forward and back once per step: about a
-    tenth of a megapixel unit per step and megapixel; color and feedforward, one pass."""
+    """The optimize method runs its feature network forward and back once per step: a tenth of a
+    restore-megapixel per step and megapixel (a rough figure); color and feedforward, one pass."""
     megapixels = width * height / 1e6
     if params.get("method") == "optimize":
         return megapixels * int(params.get("steps") or STEPS_DEFAULT) / 10
