@@ -106,8 +106,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server and the worker write to the same file: wait for the lock rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The web server and the workers (two clusters: the default queue's and the long one's) write
+    # to the same file: wait for the lock rather than fail. Transactions take the write lock when
+    # they begin (IMMEDIATE): a deferred one that reads, then writes while another process writes,
+    # fails at once with "database is locked" whatever the timeout (bench/jobs.py --scenario
+    # long-short showed it with two workers).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
     # Tests use an in-memory database unless a file is named (a worker process started by a
     # test needs a file it can open too).
     if os.environ.get("SQLITE_TEST_NAME"):

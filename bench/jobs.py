@@ -34,6 +34,9 @@ the other, with the same total of torch threads:
   (``Q_QUEUE=long``, the same), jobs split by ``JOB_LONG_WORK`` (what ``make run`` starts).
 
     .venv/bin/python bench/jobs.py --scenario long-short             # 1 long (2400 x 1800), 6 short
+    .venv/bin/python bench/jobs.py --scenario long-short --long 2    # two long ones first
+
+"long run" is the longest run (``finished_at - started_at``) of the long jobs.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=("overhead", "long-short"), default="overhead")
     parser.add_argument("--long-size", type=int, default=2400, help="Width of the long job's image (long-short).")
     parser.add_argument("--short", type=int, default=6, help="Short jobs behind the long one (long-short).")
+    parser.add_argument("--long", type=int, default=1, help="Long jobs submitted first (long-short).")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
@@ -233,9 +237,12 @@ def long_short(args, work: Path, env: dict[str, str]) -> int:
     medium = {"base": 32, "mults": [1, 2], "enc_blocks": [0], "mid_blocks": 1, "dec_blocks": [0]}
     checkpoints.save_checkpoint(env["GAN_WEIGHTS_RESTORE"], archs.build_generator("unet", **medium),
                                 {"task": "restore", "model_name": "bench-medium"})
-    long_item = services.ingest_upload(
-        io.BytesIO(_smooth_image(args.long_size, args.long_size * 3 // 4, 0)), filename="long.png",
-        metadata={"identifier": "long"}, collection=None, user=None, route="cli").item
+    long_items = [
+        services.ingest_upload(
+            io.BytesIO(_smooth_image(args.long_size, args.long_size * 3 // 4, seed)), filename=f"long-{seed}.png",
+            metadata={"identifier": f"long-{seed}"}, collection=None, user=None, route="cli").item
+        for seed in range(args.long)
+    ]
     short_items = [
         services.ingest_upload(io.BytesIO(_image(args.size, seed)), filename=f"short-{seed}.png",
                                metadata={"identifier": f"short-{seed}"}, collection=None, user=None, route="cli").item
@@ -264,28 +271,29 @@ def long_short(args, work: Path, env: dict[str, str]) -> int:
                 settings.JOB_LONG_WORK = threshold
             _wait(warm, processes, work)
 
-            long_job = jobs.submit_job(long_item, task="restore", params={"seed": seed}, user=None).job
-            while RestorationJob.objects.get(pk=long_job.pk).status == JobStatus.QUEUED:
-                time.sleep(0.02)
+            long_jobs = [jobs.submit_job(item, task="restore", params={"seed": seed}, user=None).job.pk
+                         for item in long_items]
+            while RestorationJob.objects.filter(pk=long_jobs[0], status=JobStatus.QUEUED).exists():
+                time.sleep(0.02)  # the (first) long job runs: now the short ones come
             short = [jobs.submit_job(item, task="restore", params={"seed": seed}, user=None).job.pk
                      for item in short_items[:args.short]]
-            rows = {job.pk: job for job in _wait([long_job.pk, *short], processes, work)}
+            rows = {job.pk: job for job in _wait([*long_jobs, *short], processes, work)}
         finally:
             for process, log in started:
                 _stop(process, log)
         waits = [(rows[pk].started_at - rows[pk].created_at).total_seconds() for pk in short]
         latencies = [(rows[pk].finished_at - rows[pk].created_at).total_seconds() for pk in short]
-        long_run = rows[long_job.pk].duration.total_seconds()
-        results.append((name, rows[long_job.pk].queue, long_run, waits, latencies))
+        long_run = max(rows[pk].duration.total_seconds() for pk in long_jobs)
+        results.append((name, rows[long_jobs[0]].queue, long_run, waits, latencies))
 
-    print(f"1 long job ({args.long_size} x {args.long_size * 3 // 4}, {long_work:.1f} MP) then {args.short} short "
+    print(f"{args.long} long job(s) ({args.long_size} x {args.long_size * 3 // 4}, {long_work:.1f} MP) then {args.short} short "
           f"({args.size} x {args.size * 3 // 4}) restore jobs, U-Net base 32, Q_POLL={args.poll} s, "
           f"{os.cpu_count()} CPUs")
-    print(f"{'configuration':<14} {'long job':>9} {'short: wait median':>19} {'max':>8} "
+    print(f"{'configuration':<14} {'long run':>9} {'short: wait median':>19} {'max':>8} "
           f"{'latency median':>15} {'max':>8}")
     for name, queue, long_run, waits, latencies in results:
         print(f"{name:<14} {long_run:8.1f}s {statistics.median(waits):18.2f}s {max(waits):7.2f}s "
-              f"{statistics.median(latencies):14.2f}s {max(latencies):7.2f}s   (long job on the {queue} queue)")
+              f"{statistics.median(latencies):14.2f}s {max(latencies):7.2f}s   (long jobs on the {queue} queue)")
     if args.keep:
         print(f"kept {work}")
     else:

@@ -48,8 +48,6 @@ class JobCancelled(Exception):
     """A curator asked to cancel the running job: stop, store nothing, mark it cancelled."""
 
 
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
