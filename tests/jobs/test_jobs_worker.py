@@ -132,3 +132,61 @@ def test_sigterm_puts_the_running_job_back_at_once_and_a_new_worker_clears_stale
     assert any(message.task["args"] == (job.pk,) for message in OrmQ.objects.all())  # sent again
     after = archive_state()
     assert (after["versions"], after["media"], after["uploads"]) == (before["versions"], before["media"], [])
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A private ``redis-server`` (Debian's package) on a free port, stopped at the end; skipped
+    where it is not installed."""
+    import shutil
+    import socket
+    import subprocess
+
+    from tests.support import wait_for_exit
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    for _ in range(100):  # a hang guard: the server answers within moments
+        try:
+            if client.ping():
+                break
+        except redis.ConnectionError:
+            wait_for_exit(process.pid, timeout=0.1)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not answer")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_a_long_job_goes_through_redis_to_the_long_queues_cluster(
+    start_cluster, ingest_item, curator, redis_url, settings, monkeypatch
+):
+    """With the Redis broker, a job predicted long is pushed on the long queue's list and run by
+    a cluster started with ``Q_QUEUE=long``; nothing is left on the default queue's list."""
+    import redis
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "ORM", None)  # this process sends through Redis, as the web server would
+    monkeypatch.setattr(Conf, "REDIS", redis_url)
+    settings.JOB_LONG_WORK = 0.001  # restore-megapixels: this 96 x 64 image (0.006) is long
+    source = ingest_item("glass-plate-16", data=image_bytes(size=(96, 64)))
+    cluster = start_cluster(Q_REDIS_URL=redis_url, Q_QUEUE="long")
+    job = jobs.submit_job(source.item, task="restore", user=curator).job
+    assert job.queue == "long"  # sent on commit (at once: this test's database commits), through Redis
+
+    job = wait_for(job.pk, cluster, lambda j: j.status not in (JobStatus.QUEUED, JobStatus.RUNNING))
+    assert job.status == JobStatus.SUCCEEDED, (job.error, cluster.output())
+    client = redis.Redis.from_url(redis_url)
+    assert client.llen(f"django_q:{settings.Q_CLUSTER['name']}:q") == 0  # nothing went to the default queue
