@@ -69,6 +69,22 @@ def test_restore_action_queues_one_job_per_item_and_reports_reuse(client, curato
     assert RestorationJob.objects.count() == 2
 
 
+def test_the_restore_action_names_the_items_refused_by_the_per_user_limit(
+    client, curator, settings, gan_settings, original, enqueued
+):
+    settings.JOB_MAX_ACTIVE_PER_USER = 1
+    items = [original("a.png").item, original("b.png").item]
+    client.force_login(curator)
+
+    response = _action(client, ITEMS, "queue_restore", [i.pk for i in items])
+
+    shown = _messages(response)
+    assert shown[0].startswith("Restore: 1 job(s) queued")
+    assert len(shown) == 2 and shown[1].startswith(f"{items[1]}: You have 1 jobs queued or running")
+    assert "JOB_MAX_ACTIVE_PER_USER = 1" in shown[1]
+    assert RestorationJob.objects.count() == 1
+
+
 def test_restore_action_on_versions_uses_each_version_as_source(client, curator, gan_settings, original, enqueued):
     source = original()
     job = jobs.submit_job(source.item, task="restore", user=curator).job
