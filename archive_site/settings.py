@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ARCHIVE_VAR_DIR", BASE_DIR / "var"))
@@ -109,8 +110,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The web server and the worker write to the same file: wait for the lock rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The web server and the workers (two clusters: the default queue's and the long one's) write
+    # to the same file: wait for the lock rather than fail. Transactions take the write lock when
+    # they begin (IMMEDIATE): a deferred one that reads, then writes while another process writes,
+    # fails at once with "database is locked" whatever the timeout (bench/jobs.py --scenario
+    # long-short showed it with two workers).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
     # Tests use an in-memory database unless a file is named (a worker process started by a
     # test needs a file it can open too).
     if os.environ.get("SQLITE_TEST_NAME"):
@@ -228,6 +233,14 @@ if os.environ.get("Q_REDIS_URL"):
     Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
 else:
     Q_CLUSTER["orm"] = "default"
+# Jobs predicted long (JOB_LONG_WORK) go to a queue of their own, "<name>-long", so a long job
+# never holds the short ones. A qcluster started with Q_QUEUE=long serves it (`make run` starts
+# both); it leaves the schedules (the reaper) to the default cluster, whose queue stays short.
+JOB_LONG_QUEUE_NAME = f"{Q_CLUSTER['name']}-long"
+if os.environ.get("Q_QUEUE", "default") == "long":
+    Q_CLUSTER.update(cluster_name=JOB_LONG_QUEUE_NAME, scheduler=False)
+elif os.environ.get("Q_QUEUE", "default") != "default":
+    raise ImproperlyConfigured(f"Q_QUEUE is 'default' or 'long', not {os.environ['Q_QUEUE']!r}.")
 
 # --- Restoration jobs (restoration.jobs.engine, restoration.jobs) ------------------------------------
 # Where the GAN runs: "auto" (first CUDA device, else CPU), "cpu" or "cuda:N" (one worker machine
@@ -267,6 +280,11 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 900)
 # Least seconds between two progress writes of a running job (also its heartbeat).
 JOB_PROGRESS_INTERVAL = float(os.environ.get("JOB_PROGRESS_INTERVAL", "2.0"))
+# A job whose predicted work (restore-megapixels: source megapixels x the task's cost, see
+# docs/jobs.md "Long jobs") reaches this goes to the long queue; 0 sends every job to one queue.
+JOB_LONG_WORK = float(os.environ.get("JOB_LONG_WORK", "16"))
+# Jobs one account may have queued or running at once (0: no limit); more is refused (API: 429).
+JOB_MAX_ACTIVE_PER_USER = env_int("JOB_MAX_ACTIVE_PER_USER", 20)
 
 # --- Interoperability: IIIF, OAI-PMH, BagIt (docs/interop.md) ----------------------------------
 # Scheme and host of the absolute URLs in IIIF documents and OAI-PMH responses, e.g.

@@ -21,3 +21,8 @@ class RestorationConfig(AppConfig):
         # The admin lives in the delivery layer; Django's autodiscovery looks for
         # ``restoration.admin`` only, so its registrations are imported here.
         from restoration.delivery import admin  # noqa: F401
+        # Worker processes of django-q2 clean up after killed ones and re-queue their job on
+        # SIGTERM (restoration.jobs.lifecycle); connected here, before qcluster forks them.
+        from restoration.jobs import lifecycle
+
+        lifecycle.connect()

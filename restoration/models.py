@@ -20,6 +20,7 @@ from restoration.core.models import (  # noqa: F401 - re-exported for Django and
     ImmutableError,
     Item,
     ItemQuerySet,
+    JobQueue,
     JobStatus,
     JobTask,
     HIDDEN_REVIEW_STATUSES,

@@ -543,14 +543,15 @@ def original(db, curator, archive_dirs, make_image):
 
 @pytest.fixture
 def start_cluster(transactional_db, gan_settings, settings, archive_dirs, tmp_path):
-    """``start_cluster(slow=False)`` starts a qcluster on the test database; all are killed at the end."""
+    """``start_cluster(slow=False, **env)`` starts a qcluster on the test database (``env``: more
+    environment variables, e.g. ``Q_QUEUE="long"``); all are killed at the end."""
     import sys
 
     from tests.support import Cluster, database_url
 
     clusters: list[Cluster] = []
 
-    def start(*, slow: bool = False) -> Cluster:
+    def start(*, slow: bool = False, **extra: str) -> Cluster:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "archive_site.settings",
@@ -572,6 +573,7 @@ def start_cluster(transactional_db, gan_settings, settings, archive_dirs, tmp_pa
             "SLOW_ENGINE_DELAY": "0.3",
         }
         env.pop("SQLITE_TEST_NAME", None)
+        env.update(extra)
         argv = [sys.executable, "-m", "tests.jobs.slow_qcluster"] if slow else [sys.executable, "manage.py", "qcluster"]
         cluster = Cluster(argv, env, tmp_path / f"qcluster-{len(clusters)}.log")
         clusters.append(cluster)

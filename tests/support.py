@@ -201,8 +201,9 @@ def wait_for_exit(pid: int, timeout: float = 30) -> bool:
         os.close(fd)
 
 
-def wait_for(job_id: int, cluster: Cluster, done, *, timeout: float = 90.0):
-    """The job once ``done(job)``; fails with the cluster's output when it exits or ``timeout`` passes."""
+def wait_for(job_id: int, cluster: Cluster, done, *, timeout: float = 90.0, allow_exit: bool = False):
+    """The job once ``done(job)``; fails with the cluster's output when it exits (unless
+    ``allow_exit``: a cluster being stopped) or ``timeout`` passes."""
     from restoration.models import RestorationJob
 
     deadline = time.monotonic() + timeout
@@ -210,7 +211,7 @@ def wait_for(job_id: int, cluster: Cluster, done, *, timeout: float = 90.0):
         job = RestorationJob.objects.get(pk=job_id)
         if done(job):
             return job
-        if cluster.process.poll() is not None:
+        if cluster.process.poll() is not None and not allow_exit:
             raise AssertionError(f"qcluster exited with {cluster.process.returncode}:\n{cluster.output()}")
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} is {job.status} after {timeout} s; qcluster said:\n{cluster.output()}")

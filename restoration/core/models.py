@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ImmutableError(ValidationError):
@@ -641,6 +642,15 @@ LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED)
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+class JobQueue(models.TextChoices):
+    """Which django-q2 queue a job is sent to: jobs predicted long (pixels x task cost, see
+    ``restoration.jobs.submission.queue_for``) go to ``long``, served by its own cluster, so they
+    never hold the short ones."""
+
+    DEFAULT = "default", "Default"
+    LONG = "long", "Long"
+
+
 class RestorationJobQuerySet(models.QuerySet):
     def active(self) -> "RestorationJobQuerySet":
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
@@ -682,6 +692,14 @@ class RestorationJob(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     weights_sha256 = models.CharField(max_length=64, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds spent per step of the last run.")
+    queue = models.CharField(max_length=20, choices=JobQueue.choices, default=JobQueue.DEFAULT,
+                             help_text="The django-q2 queue the job is sent to (long jobs have their own).")
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When cancelling the running job was asked for (the worker stops at its next tile)."
+    )
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = RestorationJobQuerySet.as_manager()
 
@@ -708,3 +726,12 @@ class RestorationJob(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+    def eta_seconds(self, now=None) -> float | None:
+        """Seconds left, estimated from progress: ``elapsed * (1 - p) / p`` since the run started
+        (model loading included, so early estimates run high). None unless the job is running
+        with some progress."""
+        if self.status != JobStatus.RUNNING or not self.started_at or not 0 < self.progress < 1:
+            return None
+        elapsed = max(((now or timezone.now()) - self.started_at).total_seconds(), 0.0)
+        return round(elapsed * (1 - self.progress) / self.progress, 1)

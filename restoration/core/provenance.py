@@ -230,6 +230,24 @@ def record_failed_derivation(item: Item, *, sources: Iterable[Version], detail: 
     )
 
 
+def record_cancelled_derivation(item: Item, *, sources: Iterable[Version], detail: Mapping[str, Any], user,
+                                software: Mapping[str, Any], cancelled_by) -> ProvenanceEvent:
+    """A ``modification`` stopped on request (a job cancelled while it ran): outcome failure (it
+    made nothing), ``cancelled`` and ``cancelled_by`` in its detail, and the account that
+    cancelled it linked as ``authorizer``."""
+    by = cancelled_by if getattr(cancelled_by, "is_authenticated", False) else None
+    return record_event(
+        EventType.MODIFICATION,
+        item=item,
+        outcome=EventOutcome.FAILURE,
+        sources=sources,
+        detail={**detail, "cancelled": True, "cancelled_by": by.get_username() if by else None},
+        user=user,
+        software=software,
+        extra_agents=[(person_agent(by), EventAgent.Role.AUTHORIZER)] if by else [],
+    )
+
+
 def record_fixity_check(checked: "Fixity", *, software: Mapping[str, Any] | None = None) -> ProvenanceEvent:
     """A ``fixity check`` event of one version (``restoration.core.fixity.verify``'s outcome):
     success when intact, failure (with the actual digest, or ``missing``) otherwise."""

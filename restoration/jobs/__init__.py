@@ -5,10 +5,12 @@
 Life of a job::
 
     submit_job ──► queued ──(worker claims it)──► running ──► succeeded (result_version set)
-                     │  ▲                            │
-             cancel_job│  └─ transient error, or ────┤
-                     ▼     worker died (reaper)      ▼
-                 cancelled                         failed (error, failure event)
+                     │  ▲                            │  │
+             cancel_job│  └─ transient error, worker ─┤  │ cancel_job: stops between tiles
+                     │     died (reaper), SIGTERM    │  ▼
+                     ▼                               │  cancelled (cancellation event)
+                 cancelled                           ▼
+                                                   failed (error, failure event)
 
 - **Recipe.** ``recipe_key`` = sha256 of the canonical JSON of (source version id, task, the
   parameters that change the result, weights sha256, and the reference version's sha256 when the
@@ -34,6 +36,11 @@ Life of a job::
   also re-sends queued jobs whose message may have been lost. Each run writes only while it
   still owns the row (status running, same attempt number), so a reaped run that wakes up
   discards its result instead of overwriting the new attempt.
+- **Control.** ``cancel_job`` cancels a queued job, or marks a running one, whose next progress
+  write (between tiles) raises ``JobCancelled``: nothing stored, a cancellation event. Jobs
+  predicted long go to their own queue (``submission.queue_for``); an account may have
+  ``JOB_MAX_ACTIVE_PER_USER`` jobs queued or running; SIGTERM re-queues a worker's job at once
+  (``lifecycle``).
 """
 
 from restoration.jobs.reaper import ReapReport, reap_stale_jobs
@@ -47,9 +54,9 @@ from restoration.jobs.submission import (
     submit_job,
     submit_many,
 )
-from restoration.jobs.worker import JobFailed, JobLost, execute_job, is_transient
+from restoration.jobs.worker import JobCancelled, JobFailed, JobLost, execute_job, is_transient
 
 __all__ = [
-    "JobError", "JobFailed", "JobLost", "ReapReport", "Submission", "cancel_job", "enqueue", "execute_job",
+    "JobCancelled", "JobError", "JobFailed", "JobLost", "ReapReport", "Submission", "cancel_job", "enqueue", "execute_job",
     "is_transient", "reap_stale_jobs", "recipe_key", "retry_job", "submit_job", "submit_many",
 ]

@@ -13,10 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from restoration.core.models import LIVE_JOB_STATUSES, Item, JobStatus, JobTask, RestorationJob, Version
+from restoration.core.models import (
+    ACTIVE_JOB_STATUSES,
+    LIVE_JOB_STATUSES,
+    Item,
+    JobQueue,
+    JobStatus,
+    JobTask,
+    RestorationJob,
+    Version,
+)
 from restoration.jobs import engine
 from restoration.jobs import params as job_params
 from restoration.jobs.tasks import TASKS
@@ -103,6 +113,39 @@ def _check_references(task: str, params: Mapping[str, Any], user) -> dict[str, V
     return found
 
 
+def queue_for(task: str, params: Mapping[str, Any], width: int | None, height: int | None) -> str:
+    """The queue of a job: ``long`` when its predicted work (the task's ``predicted_work``: source
+    megapixels times the task's cost) reaches ``JOB_LONG_WORK`` (0: one queue for all)."""
+    threshold = settings.JOB_LONG_WORK
+    if threshold <= 0 or not width or not height:
+        return JobQueue.DEFAULT
+    return JobQueue.LONG if TASKS[task].predicted_work(params, width, height) >= threshold else JobQueue.DEFAULT
+
+
+def broker_queue(queue: str) -> str | None:
+    """The django-q2 queue (cluster) name of a job queue: None for the default one (the cluster's
+    own), ``<Q_CLUSTER name>-long`` for long jobs (served by ``Q_QUEUE=long manage.py qcluster``)."""
+    if queue == JobQueue.LONG:
+        return settings.JOB_LONG_QUEUE_NAME
+    return None
+
+
+def _check_user_limit(user) -> None:
+    """Refuses a new job for ``user`` who already has ``JOB_MAX_ACTIVE_PER_USER`` jobs queued or
+    running (0: no limit). Counted before the insert, so two racing requests may pass one over the
+    limit: it bounds the queue a curator can fill, it is not a quota to the job."""
+    limit = settings.JOB_MAX_ACTIVE_PER_USER
+    if limit <= 0 or not getattr(user, "is_authenticated", False):
+        return
+    active = RestorationJob.objects.filter(requested_by=user, status__in=ACTIVE_JOB_STATUSES).count()
+    if active >= limit:
+        raise JobError(
+            "too_many_jobs",
+            f"You have {active} jobs queued or running, the most one account may have (JOB_MAX_ACTIVE_PER_USER "
+            f"= {limit}); wait for some to finish, or cancel some, then ask again.",
+        )
+
+
 def submit_job(
     item: Item, *, task: str, params: Mapping[str, Any] | None = None, source_version: Version | int | None = None,
     user,
@@ -111,8 +154,9 @@ def submit_job(
 
     Returns the existing job instead when the same recipe already succeeded (its derivative is
     reused) or is queued or running. Raises ``JobError`` (codes ``unknown_task``,
-    ``task_unavailable``, ``invalid_parameters``, ``invalid_source``) before writing anything.
-    The worker is sent the job once the surrounding transaction commits.
+    ``task_unavailable``, ``invalid_parameters``, ``invalid_source``, ``too_many_jobs``) before
+    writing anything. The worker is sent the job once the surrounding transaction commits, on the
+    queue its predicted work chooses (``queue_for``).
     """
     task = _check_task(task)
     if source_version is None:
@@ -146,10 +190,12 @@ def submit_job(
     existing = _live_job(key)
     if existing is not None:
         return Submission(existing, created=False)
+    _check_user_limit(user)
     try:
         with transaction.atomic():
             job = RestorationJob.objects.create(
                 item=item, source_version=source, task=task, params=cleaned, recipe_key=key,
+                queue=queue_for(task, cleaned, source.width, source.height),
                 requested_by=user if getattr(user, "is_authenticated", False) else None,
                 weights_sha256=weights.sha256, model_name=weights.model_name, heartbeat_at=timezone.now(),
             )
@@ -192,24 +238,40 @@ def enqueue_on_commit(job_id: int) -> None:
 
 
 def enqueue(job_id: int) -> None:
-    """Sends the job's id to the django-q2 broker (plain id: the worker reads the row)."""
+    """Sends the job's id to the django-q2 broker (plain id: the worker reads the row), on the
+    queue the job was given (``broker_queue``)."""
     from django_q.tasks import async_task
 
-    async_task(TASK_FUNCTION, job_id, task_name=f"restoration-job-{job_id}", group="restoration-jobs")
+    queue = RestorationJob.objects.filter(pk=job_id).values_list("queue", flat=True).first()
+    extra = {"cluster": name} if (name := broker_queue(queue)) else {}
+    async_task(TASK_FUNCTION, job_id, task_name=f"restoration-job-{job_id}", group="restoration-jobs", **extra)
+
+
+def who(user) -> str:
+    """How a job's messages name the account that acted (its username, else "the system")."""
+    return user.get_username() if getattr(user, "is_authenticated", False) else "the system"
 
 
 def cancel_job(job: RestorationJob, *, user) -> RestorationJob:
-    """Cancels a queued job (a worker that picks it up later does nothing). Raises
-    ``JobError("not_cancellable")`` for a job that is running or finished."""
+    """Cancels a job: a queued one at once (a worker that picks it up later does nothing); for a
+    running one, records the request (``cancel_requested_at``/``_by``), and its worker stops at
+    its next progress report (between tiles), stores nothing and marks it cancelled. Asking again
+    for a running job changes nothing. Raises ``JobError("not_cancellable")`` for a finished job."""
     now = timezone.now()
-    if not RestorationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, finished_at=now, heartbeat_at=now,
-        error=f"Cancelled by {user.get_username() if getattr(user, 'is_authenticated', False) else 'the system'}.",
+    acting = user if getattr(user, "is_authenticated", False) else None
+    if RestorationJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, heartbeat_at=now, cancel_requested_at=now,
+        cancel_requested_by=acting, error=f"Cancelled by {who(user)}.",
     ):
+        logger.info("Job %s cancelled by %s", job.pk, who(user))
+    elif RestorationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now, cancel_requested_by=acting,
+    ):
+        logger.info("Job %s: %s asked to cancel it while it runs", job.pk, who(user))
+    elif not RestorationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
         job.refresh_from_db()
-        raise JobError("not_cancellable", f"Only queued jobs can be cancelled; job {job.pk} is {job.status}.")
+        raise JobError("not_cancellable", f"Only queued or running jobs can be cancelled; job {job.pk} is {job.status}.")
     job.refresh_from_db()
-    logger.info("Job %s cancelled by %s", job.pk, user)
     return job
 
 

@@ -3,6 +3,12 @@
 Each run writes only while it still owns the row (status running, same attempt number); every
 exception fails the job with a readable error and a PREMIS failure event, or re-queues it when
 it is transient (``is_transient``).
+
+Between tiles (each progress report) a run also learns that a curator asked to cancel it
+(``JobCancelled``: nothing stored, the job ``cancelled``, an event naming who asked). A worker
+process stopped with SIGTERM puts its running job back in the queue at once (``WorkerStopping``,
+see ``restoration.jobs.lifecycle``), and temporary folders are named after the job and the
+process (``job-<id>-<pid>-``) so a starting worker can remove those of dead processes.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from django.utils import timezone
 
 from restoration.core import fixity, provenance, services, xmp
 from restoration.core.models import JobStatus, RestorationJob, Version
-from restoration.jobs import engine, labels, params, submission
+from restoration.jobs import engine, labels, lifecycle, params, submission
 from restoration.jobs.tasks import TASKS
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,10 @@ class JobFailed(Exception):
 
 class JobLost(Exception):
     """The run no longer owns its job (the reaper re-queued or failed it): stop, write nothing."""
+
+
+class JobCancelled(Exception):
+    """A curator asked to cancel the running job: stop, store nothing, mark it cancelled."""
 
 
 def worker_name() -> str:
@@ -57,11 +67,20 @@ class _ProgressWriter:
             return
         self.last = now
         self.writes += 1
-        owned = _owned(self.job_id, self.attempt).update(
+        # One UPDATE both reports progress and asks whether to go on: it changes no row when the
+        # run lost its job or a cancel was asked for.
+        owned = _owned(self.job_id, self.attempt).filter(cancel_requested_at__isnull=True).update(
             progress=min(max(float(fraction), 0.0), 1.0), heartbeat_at=timezone.now()
         )
         if not owned:
-            raise JobLost(f"Job {self.job_id} was taken back while it ran.")
+            raise _stopped(self.job_id, self.attempt)
+
+
+def _stopped(job_id: int, attempt: int) -> Exception:
+    """Why a run may not go on: ``JobCancelled`` when a cancel was asked for, else ``JobLost``."""
+    if _owned(job_id, attempt).filter(cancel_requested_at__isnull=False).exists():
+        return JobCancelled(f"Job {job_id} was cancelled while it ran.")
+    return JobLost(f"Job {job_id} was taken back while it ran.")
 
 
 def _owned(job_id: int, attempt: int):
@@ -144,6 +163,21 @@ def _description(job: RestorationJob, result: engine.RunResult, references: dict
     return f"{text}, {engine.ENGINE_NAME} {result.engine_version}."
 
 
+def _check_labels(job: RestorationJob, references: dict[str, Version]) -> None:
+    """Refuses, before the model runs, a job whose labels could not be written into its result:
+    the identifiers (the item's and the references') are the values a curator chose; the rest of
+    the label is the archive's own text."""
+    task = TASKS[job.task]
+    identifiers = " ".join(reference.item.identifier for reference in references.values())
+    try:
+        xmp.check_labels(
+            digital_source_type=task.source_type(job.params), source_identifier=job.item.identifier,
+            description=f"{task.title} of {job.item.identifier} {identifiers}", creator_tool=engine.ENGINE_NAME,
+        )
+    except xmp.XmpError as exc:
+        raise JobFailed(f"The derivative's XMP label cannot be written: {exc} Nothing was run.") from exc
+
+
 def _run(job: RestorationJob, attempt: int) -> Version:
     """Verify, run the engine, label, verify again, store: returns the new version."""
     task = TASKS[job.task]
@@ -151,7 +185,8 @@ def _run(job: RestorationJob, attempt: int) -> Version:
     clock = time.monotonic()
     source = job.source_version
     references = _references(job)
-    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-", dir=settings.FILE_UPLOAD_TEMP_DIR or None) as tmp:
+    _check_labels(job, references)
+    with tempfile.TemporaryDirectory(prefix=lifecycle.temp_prefix(job.pk), dir=lifecycle.temp_root()) as tmp:
         source_path = Path(tmp) / ("source" + Path(source.file.name).suffix.lower())
         _verify_original(source, copy_to=source_path)
         reference_paths = {}
@@ -221,12 +256,12 @@ def _run(job: RestorationJob, attempt: int) -> Version:
                     )
             timings["store"] = round(time.monotonic() - clock, 4)
             now = timezone.now()
-            if not _owned(job.pk, attempt).update(
+            if not _owned(job.pk, attempt).filter(cancel_requested_at__isnull=True).update(
                 status=JobStatus.SUCCEEDED, progress=1.0, result_version=version, finished_at=now,
                 heartbeat_at=now, device=result.device[:40], model_name=result.model_name[:200],
                 timings=timings,
             ):
-                raise JobLost(f"Job {job.pk} was taken back while it ran; its result is discarded.")
+                raise _stopped(job.pk, attempt)  # cancelled or lost: the rows and files roll back
     return version
 
 
@@ -270,7 +305,9 @@ def _message(exc: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-def _record_failure(job: RestorationJob, message: str) -> None:
+def _unfinished_run(job: RestorationJob, message: str) -> dict[str, Any]:
+    """What the event of a run that made nothing (failed or cancelled) records: its sources,
+    software and detail."""
     has_weights = engine.uses_weights(job.task, job.params)
     weights_sha = (job.weights_sha256 or None) if has_weights else None
     software = engine.software(model_name=job.model_name or None, weights_sha256=weights_sha)
@@ -278,26 +315,28 @@ def _record_failure(job: RestorationJob, message: str) -> None:
     reference_ids = set(params.references(TASKS[job.task], job.params).values()) - {job.source_version_id}
     sources += list(Version.objects.filter(pk__in=reference_ids).order_by("pk"))
     extra = {} if has_weights else {"method_sha256": job.weights_sha256}
-    provenance.record_failed_derivation(
-        job.item,
-        sources=sources,
-        detail={
-            "job": job.pk,
-            "task": job.task,
-            "parameters": job.params,
-            "error": message,
-            "attempts": job.attempts,
-            "worker": job.worker_host,
-            "weights_sha256": weights_sha,
-            **extra,
-        },
-        user=job.requested_by,
-        software=software,
-    )
+    detail = {
+        "job": job.pk,
+        "task": job.task,
+        "parameters": job.params,
+        "error": message,
+        "attempts": job.attempts,
+        "worker": job.worker_host,
+        "weights_sha256": weights_sha,
+        **extra,
+    }
+    return {"sources": sources, "detail": detail, "user": job.requested_by, "software": software}
+
+
+def _record_failure(job: RestorationJob, message: str) -> None:
+    provenance.record_failed_derivation(job.item, **_unfinished_run(job, message))
 
 
 def fail(job: RestorationJob, attempt: int, message: str) -> bool:
-    """Marks the job failed (if this run still owns it) and records the failure event."""
+    """Marks the job failed (if this run still owns it) and records the failure event; a job whose
+    cancel was asked for is cancelled instead."""
+    if cancel_run(job, attempt):
+        return True
     with transaction.atomic():
         if not _owned(job.pk, attempt).update(
             status=JobStatus.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=timezone.now()
@@ -309,15 +348,43 @@ def fail(job: RestorationJob, attempt: int, message: str) -> bool:
     return True
 
 
-def requeue(job: RestorationJob, attempt: int, message: str) -> bool:
+def cancel_run(job: RestorationJob, attempt: int) -> bool:
+    """Ends a run whose cancel was asked for (if this run still owns the job): the job becomes
+    ``cancelled`` and a ``modification`` event with outcome failure says who cancelled it."""
     with transaction.atomic():
+        row = _owned(job.pk, attempt).filter(cancel_requested_at__isnull=False).select_related(
+            "cancel_requested_by").first()
+        if row is None:
+            return False
+        by = submission.who(row.cancel_requested_by)
+        message = f"Cancelled by {by} while running ({round(row.progress * 100)}% done); nothing was stored."
+        now = timezone.now()
+        if not _owned(job.pk, attempt).update(status=JobStatus.CANCELLED, error=message, finished_at=now,
+                                              heartbeat_at=now):
+            return False
+        job.refresh_from_db()
+        provenance.record_cancelled_derivation(job.item, cancelled_by=row.cancel_requested_by,
+                                               **_unfinished_run(job, message))
+    logger.info("Job %s cancelled by %s while running", job.pk, by)
+    return True
+
+
+def requeue(job: RestorationJob, attempt: int, message: str, *, charge: bool = True) -> bool:
+    """Puts a running job back in the queue (if this run still owns it), or cancels it when a
+    cancel was asked for. ``charge=False`` (a worker that was stopped, not the job's fault) gives
+    the attempt back."""
+    if cancel_run(job, attempt):
+        return True
+    with transaction.atomic():
+        reason = f"Attempt {attempt} failed ({message})" if charge else message
         if not _owned(job.pk, attempt).update(
             status=JobStatus.QUEUED, progress=0.0, heartbeat_at=timezone.now(),
-            error=f"Attempt {attempt} failed ({message}); queued again."[:MAX_ERROR_LENGTH],
+            attempts=F("attempts") - (0 if charge else 1),
+            error=f"{reason}; queued again."[:MAX_ERROR_LENGTH],
         ):
             return False
         submission.enqueue_on_commit(job.pk)
-    logger.warning("Job %s: attempt %s failed (%s); queued again", job.pk, attempt, message)
+    logger.warning("Job %s: %s; queued again", job.pk, reason)
     return True
 
 
@@ -337,7 +404,14 @@ def execute_job(job_id: int) -> str:
     job = RestorationJob.objects.select_related("item", "source_version", "requested_by").get(pk=job_id)
     attempt = job.attempts
     try:
-        version = _run(job, attempt)
+        with lifecycle.running(job_id):
+            version = _run(job, attempt)
+    except lifecycle.WorkerStopping:
+        requeue(job, attempt, f"The worker {worker_name()} was stopped (SIGTERM) while it ran the job", charge=False)
+        raise SystemExit(0)  # the process was asked to end: end it (django-q2 starts another if it must)
+    except JobCancelled:
+        cancel_run(job, attempt)
+        return f"job {job_id}: cancelled"
     except JobLost as exc:
         logger.warning("%s", exc)
         return f"job {job_id}: lost"

@@ -10,6 +10,6 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("restoration", "0005_review_and_notes")]
+    dependencies = [("restoration", "0006_job_control")]
 
     operations = [UnaccentExtension()]

@@ -69,6 +69,22 @@ def test_restore_action_queues_one_job_per_item_and_reports_reuse(client, curato
     assert RestorationJob.objects.count() == 2
 
 
+def test_the_restore_action_names_the_items_refused_by_the_per_user_limit(
+    client, curator, settings, gan_settings, original, enqueued
+):
+    settings.JOB_MAX_ACTIVE_PER_USER = 1
+    items = [original("a.png").item, original("b.png").item]
+    client.force_login(curator)
+
+    response = _action(client, ITEMS, "queue_restore", [i.pk for i in items])
+
+    shown = _messages(response)
+    assert shown[0].startswith("Restore: 1 job(s) queued")
+    assert len(shown) == 2 and shown[1].startswith(f"{items[1]}: You have 1 jobs queued or running")
+    assert "JOB_MAX_ACTIVE_PER_USER = 1" in shown[1]
+    assert RestorationJob.objects.count() == 1
+
+
 def test_restore_action_on_versions_uses_each_version_as_source(client, curator, gan_settings, original, enqueued):
     source = original()
     job = jobs.submit_job(source.item, task="restore", user=curator).job
@@ -111,13 +127,23 @@ def test_curators_cancel_queued_and_retry_failed_jobs(replace_runner, client, cu
     monkeypatch.undo()
     client.force_login(curator)
 
-    response = _action(client, JOBS, "cancel_queued", [queued.pk, failing.pk])
-    assert _messages(response) == ["1 job(s) cancelled; 1 not queued (skipped)."]
+    response = _action(client, JOBS, "cancel_selected", [queued.pk, failing.pk])
+    assert _messages(response) == ["1 job(s) cancelled; 0 running job(s) stop at their next tile; "
+                                   "1 already finished (skipped)."]
     assert RestorationJob.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
+
+    from restoration.jobs import worker
+
+    running = jobs.submit_job(original("c.png").item, task="restore", user=curator).job
+    assert worker._claim(running.pk)
+    response = _action(client, JOBS, "cancel_selected", [running.pk])
+    assert _messages(response) == ["0 job(s) cancelled; 1 running job(s) stop at their next tile; "
+                                   "0 already finished (skipped)."]
+    assert RestorationJob.objects.get(pk=running.pk).cancel_requested_by == curator
 
     response = _action(client, JOBS, "retry_failed", [failing.pk, queued.pk])
     assert _messages(response) == ["1 job(s) queued again, 0 already queued, running or done; 1 not failed (skipped)."]
-    retried = RestorationJob.objects.exclude(pk__in=[queued.pk, failing.pk]).get()
+    retried = RestorationJob.objects.exclude(pk__in=[queued.pk, failing.pk, running.pk]).get()
     assert retried.status == JobStatus.QUEUED and retried.recipe_key == failing.recipe_key
 
 

@@ -157,7 +157,25 @@ def test_cancel_a_queued_job_then_refuse_a_second_cancel(item, curator, curator_
 
     again = curator_client.post(f"/api/jobs/{job.pk}/cancel/")
     assert again.status_code == 409
-    assert again.json() == {"code": "not_cancellable", "detail": f"Only queued jobs can be cancelled; job {job.pk} is cancelled."}
+    assert again.json() == {"code": "not_cancellable", "detail": f"Only queued or running jobs can be cancelled; job {job.pk} is cancelled."}
+
+
+def test_cancel_a_running_job_answers_202_and_the_worker_ends_it(item, curator, curator_client):
+    from restoration.jobs import worker
+
+    job = jobs.submit_job(item, task="restore", user=curator).job
+    assert worker._claim(job.pk)
+    assert curator_client.get(f"/api/jobs/{job.pk}/").json()["cancel_url"] == f"http://testserver/api/jobs/{job.pk}/cancel/"
+
+    response = curator_client.post(f"/api/jobs/{job.pk}/cancel/")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "running" and body["cancel_requested"] is True and body["cancel_url"] is None
+    assert curator_client.post(f"/api/jobs/{job.pk}/cancel/").status_code == 202  # asked already: the same answer
+    worker.cancel_run(job, 1)  # what the worker does at its next tile (tests/jobs/test_job_control.py runs it)
+    assert curator_client.get(f"/api/jobs/{job.pk}/").json()["status"] == "cancelled"
+    assert curator_client.post(f"/api/jobs/{job.pk}/cancel/").status_code == 409
 
 
 def test_unknown_job_answers_404(curator_client):

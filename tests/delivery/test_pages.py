@@ -373,6 +373,43 @@ def test_job_lists_are_shown_to_curators_only(client, reader, curator, archive, 
     assert "Latest jobs" in client_for(curator).get(page_url("pub-1")).content.decode()
 
 
+def test_a_curator_cancels_a_running_job_from_the_page_which_shows_the_time_left(
+    client, reader, staff, curator, archive, gan_settings, enqueued
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from restoration.jobs import worker
+
+    job = jobs.submit_job(archive["harbour"].item, task="restore", user=curator).job
+    assert worker._claim(job.pk)
+    RestorationJob.objects.filter(pk=job.pk).update(progress=0.25, started_at=timezone.now() - timedelta(seconds=60))
+    curator_client = client_for(curator)
+    body = curator_client.get(page_url("pub-1")).content.decode()
+    assert "Running, 25%" in body and "about 3 min left" in body  # 60 s for a quarter: 180 s to go
+    assert f'name="cancel_job" value="{job.pk}"' in body
+    assert 'name="cancel_job"' not in client_for(staff).get(page_url("pub-1")).content.decode()  # may only look
+    assert client_for(staff).post(page_url("pub-1"), {"cancel_job": job.pk}).status_code == 403
+
+    response = curator_client.post(page_url("pub-1"), {"cancel_job": job.pk}, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["detail"] == f"Job {job.pk} stops at its next tile; nothing of it will be stored."
+    assert response.json()["job"]["cancel_requested"] is True and response.json()["job"]["cancellable"] is False
+    assert RestorationJob.objects.get(pk=job.pk).cancel_requested_by == curator
+    body = curator_client.get(page_url("pub-1")).content.decode()
+    assert "Running, 25%, stopping" in body and f'name="cancel_job" value="{job.pk}"' not in body
+    other = Version.objects.get(item__identifier="pub-2")
+    foreign = jobs.submit_job(other.item, task="restore", user=curator).job
+    assert curator_client.post(page_url("pub-1"), {"cancel_job": foreign.pk},  # not this item's job
+                               HTTP_ACCEPT="application/json").status_code == 404
+    assert curator_client.post(page_url("pub-1"), {"cancel_job": "9" * 40},
+                               HTTP_ACCEPT="application/json").status_code == 404
+    response = curator_client.post(page_url("pub-1"), {"cancel_job": foreign.pk})  # without the script
+    assert response.status_code == 303 and RestorationJob.objects.get(pk=foreign.pk).status == "queued"
+
+
 # --- Accounts ---------------------------------------------------------------------------------------
 
 

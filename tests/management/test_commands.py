@@ -242,11 +242,13 @@ def test_rundev_serves_and_stops_both_on_sigterm(dev_env):
         # both children have said they are up: the web server listens, the cluster runs
         web_up = _read_until(process, lambda line: line.startswith("[web]") and "Quit the server" in line, seen)
         worker_up = _read_until(process, lambda line: line.startswith("[worker]") and "running" in line, seen)
-        assert web_up and worker_up, "".join(seen)
+        long_up = _read_until(process, lambda line: line.startswith("[long-worker]") and "running" in line, seen)
+        assert web_up and worker_up and long_up, "".join(seen)
+        assert any(line.startswith("[long-worker]") and "-long" in line for line in seen), "".join(seen)
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass
         children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-        assert len(children) == 2
+        assert len(children) == 3  # the web server, the default queue's cluster, the long queue's
 
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=60)
@@ -255,8 +257,8 @@ def test_rundev_serves_and_stops_both_on_sigterm(dev_env):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert "[web]" in output and "[worker]" in output
-    assert "has stopped" in output  # django-q2 shut its workers down itself, within the grace period
+    assert "[web]" in output and "[worker]" in output and "[long-worker]" in output
+    assert output.count("has stopped") == 2  # django-q2 shut its workers down itself, within the grace period
     assert not any(alive(int(pid)) for pid in children)
 
 

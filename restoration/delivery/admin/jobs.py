@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from restoration import jobs
 from restoration.core.models import JobStatus, RestorationJob
 from restoration.delivery.admin.common import StaffMayViewMixin, item_cell, thumbnail_tag
+from restoration.delivery.pages.display import eta_text
 
 # The list's thumbnails: small enough that the list fits a 1366 px screen beside the other columns.
 LIST_THUMBNAIL_PX = 48
@@ -21,7 +22,7 @@ LIST_THUMBNAIL_PX = 48
 @admin.register(RestorationJob)
 class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
     """Jobs are read-only here (they are written by ``restoration.jobs``); Curators may retry failed
-    ones and cancel queued ones."""
+    ones and cancel queued or running ones (a running one stops at its next tile)."""
 
     # Fits 1366 px: thumbnails of source and result, the item cut short (in full in its title
     # attribute), status and progress in one column, short dates.
@@ -31,11 +32,12 @@ class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
     list_filter = ("status", "task")
     list_select_related = ("item", "requested_by")
     search_fields = ("item__identifier", "recipe_key")
-    actions = ["retry_failed", "cancel_queued"]
+    actions = ["retry_failed", "cancel_selected"]
     fields = (
-        "item", "source_version", "task", "params", "status", "progress", "error", "attempts", "requested_by",
-        "created_at", "started_at", "finished_at", "heartbeat_at", "worker_host", "device", "result_version",
-        "model_name", "weights_sha256", "recipe_key", "timings",
+        "item", "source_version", "task", "params", "status", "progress", "time_left", "error", "attempts",
+        "requested_by", "created_at", "started_at", "finished_at", "heartbeat_at", "worker_host", "device",
+        "queue", "cancel_requested_at", "cancel_requested_by", "result_version", "model_name", "weights_sha256",
+        "recipe_key", "timings",
     )
     readonly_fields = fields
 
@@ -75,8 +77,14 @@ class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_progress(self, job: RestorationJob) -> str:
-        return format_html('{}<br><progress value="{}" max="1" style="width:5em"></progress> {}%',
-                           job.get_status_display(), job.progress, round(job.progress * 100))
+        left = eta_text(job.eta_seconds())
+        return format_html('{}<br><progress value="{}" max="1" style="width:5em"></progress> {}%{}',
+                           job.get_status_display(), job.progress, round(job.progress * 100),
+                           f", {left}" if left else "")
+
+    @admin.display(description="time left")
+    def time_left(self, job: RestorationJob) -> str:
+        return eta_text(job.eta_seconds()) or "-"
 
     @admin.display(description="created", ordering="created_at")
     def created(self, job: RestorationJob) -> str:
@@ -108,13 +116,20 @@ class RestorationJobAdmin(StaffMayViewMixin, admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(permissions=["manage"], description="Cancel selected queued jobs")
-    def cancel_queued(self, request, queryset) -> None:
-        cancelled = skipped = 0
+    @admin.action(permissions=["manage"], description="Cancel selected queued or running jobs")
+    def cancel_selected(self, request, queryset) -> None:
+        cancelled = stopping = skipped = 0
         for job in queryset:
             try:
-                jobs.cancel_job(job, user=request.user)
-                cancelled += 1
+                job = jobs.cancel_job(job, user=request.user)
             except jobs.JobError:
                 skipped += 1
-        self.message_user(request, f"{cancelled} job(s) cancelled; {skipped} not queued (skipped).", messages.SUCCESS)
+                continue
+            cancelled += job.status == JobStatus.CANCELLED
+            stopping += job.status == JobStatus.RUNNING
+        self.message_user(
+            request,
+            f"{cancelled} job(s) cancelled; {stopping} running job(s) stop at their next tile; "
+            f"{skipped} already finished (skipped).",
+            messages.SUCCESS,
+        )

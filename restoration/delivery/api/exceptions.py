@@ -39,6 +39,17 @@ class Conflict(exceptions.APIException):
         self.extra = extra or {}
 
 
+class TooManyRequests(exceptions.APIException):
+    """429: the caller has as much work queued as the archive allows one account."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too much work queued for this account."
+    default_code = "too_many_requests"
+
+    def __init__(self, detail: str, *, code: str = "too_many_requests"):
+        super().__init__(detail, code)
+
+
 class InputError(exceptions.ValidationError):
     """400 for one field, with a code chosen by the archive (e.g. ``corrupt_image``)."""
 

@@ -474,6 +474,8 @@ class JobSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.SerializerMethodField()
     result_version = VersionSerializer(read_only=True, allow_null=True)
     cancel_url = serializers.SerializerMethodField()
+    eta_seconds = serializers.SerializerMethodField()
+    cancel_requested = serializers.SerializerMethodField()
 
     class Meta:
         model = RestorationJob
@@ -494,6 +496,9 @@ class JobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "duration_seconds",
+            "eta_seconds",
+            "queue",
+            "cancel_requested",
             "worker_host",
             "device",
             "model_name",
@@ -508,6 +513,7 @@ class JobSerializer(serializers.ModelSerializer):
                 "optimize), sha256 of the method's description (method, feature network, gan_engine version)."
             )},
             "params": {"help_text": "Validated parameters, defaults filled in."},
+            "queue": {"help_text": "default, or long: jobs predicted long (pixels x task cost) have their own worker."},
         }
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -519,8 +525,20 @@ class JobSerializer(serializers.ModelSerializer):
         duration = job.duration
         return round(duration.total_seconds(), 3) if duration is not None else None
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field({"type": "number", "nullable": True,
+                          "description": "Seconds left, estimated from progress and the time since the run "
+                                         "started; null unless the job is running with some progress."})
+    def get_eta_seconds(self, job: RestorationJob) -> float | None:
+        return job.eta_seconds()
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_cancel_requested(self, job: RestorationJob) -> bool:
+        """A cancel was asked for (a running job stops at its next tile)."""
+        return job.cancel_requested_at is not None
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True,
+                          "description": "POST here to cancel; null once the job is finished or its cancel asked for."})
     def get_cancel_url(self, job: RestorationJob) -> str | None:
-        if job.status != JobStatus.QUEUED:
+        if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.cancel_requested_at is not None:
             return None
         return _absolute(self, reverse("job-cancel", args=[job.pk]))

@@ -44,7 +44,7 @@ from restoration.core.models import (
     can_review,
 )
 
-from .exceptions import Conflict, InputError
+from .exceptions import Conflict, InputError, TooManyRequests
 from .filters import CollectionFilter, ItemFilter
 from .pagination import ArchivePagination
 from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions, ReviewPermissions
@@ -262,13 +262,15 @@ class ItemViewSet(
             "`colorize`, `upscale` (`scale` 2 or 4, `variant` faithful or gan), `style` (`method` color, "
             "optimize or feedforward; `reference_version`: a version of this or another item you may "
             "read, part of the recipe by its sha256); each accepted when the engine can run it. "
-            "400 codes: `unknown_task`, `task_unavailable`, `invalid_parameters`, `invalid_source`. "
+            "400 codes: `unknown_task`, `task_unavailable`, `invalid_parameters`, `invalid_source`; 429 "
+            "`too_many_jobs` when the account already has `JOB_MAX_ACTIVE_PER_USER` jobs queued or running. "
             "Poll `url` (`GET /api/jobs/{id}/`) for progress."
         ),
         request=JobRequestSerializer,
         responses={
             202: OpenApiResponse(JobSerializer, description="Queued (new, or the same recipe in progress)."),
             200: OpenApiResponse(JobSerializer, description="The recipe already succeeded: its result is reused."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many jobs queued or running for this account."),
             **ERRORS_WRITE,
             **ERRORS_READ,
         },
@@ -289,6 +291,8 @@ class ItemViewSet(
                 user=request.user,
             )
         except jobs.JobError as err:
+            if err.code == "too_many_jobs":
+                raise TooManyRequests(err.message, code=err.code) from err
             raise InputError(err.field, err.message, code=err.code) from err
         body = JobSerializer(_job_queryset().get(pk=submission.job.pk), context=self.get_serializer_context()).data
         code = status.HTTP_200_OK if submission.reused else status.HTTP_202_ACCEPTED
@@ -516,13 +520,17 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return _job_queryset()
 
     @extend_schema(
-        summary="Cancel a queued job (curators)",
-        description="A worker that picks the job up later does nothing. A job that is already running or "
-        "finished cannot be cancelled: 409 `not_cancellable`.",
+        summary="Cancel a queued or running job (curators)",
+        description="A queued job is cancelled at once (200; a worker that picks it up later does nothing). "
+        "For a running job the cancel is recorded (202, `cancel_requested` true): its worker stops at its next "
+        "progress report (between tiles, within `JOB_PROGRESS_INTERVAL` seconds plus one tile), stores nothing, "
+        "and the job becomes `cancelled` with an event naming who cancelled it; poll the job. A finished job "
+        "cannot be cancelled: 409 `not_cancellable`.",
         request=None,
         responses={
-            200: JobSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="The job is not queued."),
+            200: OpenApiResponse(JobSerializer, description="Cancelled."),
+            202: OpenApiResponse(JobSerializer, description="Running: its worker stops at the next tile."),
+            409: OpenApiResponse(ErrorSerializer, description="The job is finished."),
             **ERRORS_WRITE,
             **ERRORS_READ,
         },
@@ -532,7 +540,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
         try:
-            jobs.cancel_job(job, user=request.user)
+            job = jobs.cancel_job(job, user=request.user)
         except jobs.JobError as err:
             raise Conflict(err.message, code=err.code) from err
-        return Response(JobSerializer(_job_queryset().get(pk=job.pk), context=self.get_serializer_context()).data)
+        code = status.HTTP_200_OK if job.status == JobStatus.CANCELLED else status.HTTP_202_ACCEPTED
+        return Response(JobSerializer(_job_queryset().get(pk=job.pk), context=self.get_serializer_context()).data,
+                        status=code)

@@ -175,3 +175,17 @@ def _entry(event: ProvenanceEvent, audience: Audience) -> TimelineEntry:
 def derivative_kinds() -> list[tuple[str, str]]:
     """(value, label) of the kinds a derivative can be, for the grid's filter."""
     return [(value, label) for value, label in VersionKind.choices if value != VersionKind.ORIGINAL]
+
+
+def eta_text(seconds: float | None) -> str:
+    """``about 40 s left``, ``about 3 min left``, ``about 1 h 5 min left`` ("" when unknown); the
+    page's script (jobs.js) and the admin's job list word it the same way."""
+    if seconds is None:
+        return ""
+    seconds = max(round(seconds), 1)
+    if seconds < 60:
+        return f"about {seconds} s left"
+    minutes = -(-seconds // 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"

@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 # reading jobs (GET /api/jobs/{id}/, which the page polls).
 QUEUE_PERMISSION = "restoration.add_restorationjob"
 VIEW_JOBS_PERMISSION = "restoration.view_restorationjob"
+CANCEL_PERMISSION = "restoration.change_restorationjob"
 RECENT_JOBS = 5
 
 
@@ -191,6 +192,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _job_json(job: RestorationJob) -> dict[str, Any]:
+    eta = job.eta_seconds()
     return {
         "id": job.pk,
         "task": job.task,
@@ -198,14 +200,19 @@ def _job_json(job: RestorationJob) -> dict[str, Any]:
         "status": job.status,
         "status_label": job.get_status_display(),
         "progress": job.progress,
+        "eta_seconds": eta,
+        "eta_text": display.eta_text(eta),
         "error": job.error,
         "result_version": job.result_version_id,
         "status_url": reverse("job-detail", args=[job.pk]),
+        "cancellable": job.status in ("queued", "running") and job.cancel_requested_at is None,
+        "cancel_requested": job.cancel_requested_at is not None,
     }
 
 
 class ItemView(View):
-    """``/items/<identifier>/``: GET shows the item; POST queues a job on it (curators only)."""
+    """``/items/<identifier>/``: GET shows the item; POST queues a job on it, or with ``cancel_job``
+    cancels one of its jobs (curators only)."""
 
     template_name = "restoration/item.html"
 
@@ -217,6 +224,8 @@ class ItemView(View):
 
     def post(self, request: HttpRequest, identifier: str) -> HttpResponse:
         item = self._item(request, identifier)  # 404 first: a refusal must not reveal a hidden item
+        if "cancel_job" in request.POST:
+            return self._cancel(request, item, request.POST["cancel_job"])
         if not request.user.has_perm(QUEUE_PERMISSION):
             raise PermissionDenied("Queueing restoration jobs is for curators.")
         versions = list(Version.objects.visible_to(request.user).filter(item=item).order_by("created_at", "id"))
@@ -235,11 +244,38 @@ class ItemView(View):
             if error is not None:
                 errors.setdefault(error.field, []).append(error.message)
             message = error.message if error is not None else "The job was not queued: check the form."
+            too_many = error is not None and error.code == "too_many_jobs"
             return JsonResponse({"code": error.code if error else "invalid", "detail": message, "errors": errors},
-                                status=400)
+                                status=429 if too_many else 400)
         if error is not None:
             form.add_error(None, error.message)
         return self._render(request, item, form=form, status=400)
+
+    def _cancel(self, request: HttpRequest, item: Item, job_id: str) -> HttpResponse:
+        """Cancels one of the item's jobs (``jobs.cancel_job``): a queued one at once, a running one
+        at its next tile."""
+        if not request.user.has_perm(CANCEL_PERMISSION):
+            raise PermissionDenied("Cancelling restoration jobs is for curators.")
+        valid = job_id.isascii() and job_id.isdigit() and len(job_id) < 19  # a database integer
+        job = RestorationJob.objects.filter(item=item, pk=int(job_id)).first() if valid else None
+        status = 200
+        if job is None:
+            message, status = "There is no such job on this item.", 404
+        else:
+            try:
+                job = jobs.cancel_job(job, user=request.user)
+            except jobs.JobError as exc:
+                message, status = exc.message, 409
+            else:
+                message = (f"Job {job.pk} cancelled." if job.status == "cancelled"
+                           else f"Job {job.pk} stops at its next tile; nothing of it will be stored.")
+        if _wants_json(request):
+            body: dict[str, Any] = {"detail": message}
+            if job is not None:
+                body["job"] = _job_json(job)
+            return JsonResponse(body, status=status)
+        (messages.success if status == 200 else messages.error)(request, message)
+        return HttpResponseRedirect(reverse("pages:item", args=[item.identifier]), status=303)
 
     def _queued(self, request: HttpRequest, item: Item, submission: jobs.Submission) -> HttpResponse:
         job = submission.job
@@ -294,6 +330,7 @@ class ItemView(View):
                 reference_versions=_reference_versions(user),
             )
         context["show_jobs"] = user.has_perm(VIEW_JOBS_PERMISSION)
+        context["can_cancel_jobs"] = user.has_perm(CANCEL_PERMISSION)
         if context["show_jobs"]:
             recent = list(RestorationJob.objects.filter(item=item).order_by("-created_at", "-id")[:RECENT_JOBS])
             context["jobs"] = [(job, _job_json(job)) for job in recent]

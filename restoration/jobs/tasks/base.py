@@ -85,6 +85,10 @@ class TaskDefinition:
     - ``runner``: runs it (imports ``gan_engine`` lazily); ``engine_modules`` are imported before
       the run starts (their import time is counted as loading); ``companions``: the second
       outputs its runner may write.
+    - ``work(params, width, height)``: the predicted work of a run in restore-megapixels (the
+      work of restoring one megapixel: about 3 s on a 2-core CPU; default: the source's
+      megapixels), which sends a job to the long queue when it reaches ``JOB_LONG_WORK``
+      (``predicted_work``).
     - ``action_params`` / ``action_title``: what the admin action (which has no form) queues with.
     - ``example``: example parameters for the API's documentation.
     """
@@ -109,6 +113,7 @@ class TaskDefinition:
     method_ready: Callable[[Mapping[str, Any]], bool] | None = None
     engine_modules: tuple[str, ...] = ()
     companions: tuple[Companion, ...] = ()
+    work: Callable[[Mapping[str, Any], int, int], float] | None = None
     action_params: Mapping[str, Any] | None = None
     action_title: str = ""
     example: Mapping[str, Any] = field(default_factory=dict)
@@ -121,6 +126,12 @@ class TaskDefinition:
         if self.source_type_for is not None:
             return self.source_type_for(params or {})
         return self.digital_source_type
+
+    def predicted_work(self, params: Mapping[str, Any], width: int, height: int) -> float:
+        """Megapixel units of work a run on a ``width`` x ``height`` source is predicted to take."""
+        if self.work is not None:
+            return self.work(params, width, height)
+        return width * height / 1e6
 
     def describe_variant(self, params: Mapping[str, Any]) -> str:
         return self.variant_label(params) if self.variant_label else self.name

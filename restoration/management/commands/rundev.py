@@ -1,4 +1,6 @@
-"""``manage.py rundev``: the development web server and a django-q2 worker, together.
+"""``manage.py rundev``: the development web server and the django-q2 workers, together: one
+cluster for the default queue and, unless ``JOB_LONG_WORK`` is 0, one for the long jobs
+(``Q_QUEUE=long``), so a long job never holds the short ones.
 
 Both run as child processes, each in its own process group, with their output forwarded line by
 line under a ``[web]`` / ``[worker]`` prefix. Ctrl-C or SIGTERM stops both (SIGTERM to each
@@ -26,9 +28,11 @@ class Supervisor:
     """Runs named commands side by side until one exits or ``stop()`` is called."""
 
     def __init__(
-        self, commands: Mapping[str, Sequence[str]], *, out: TextIO, grace: float = 10.0, poll: float = 0.2
+        self, commands: Mapping[str, Sequence[str]], *, out: TextIO, grace: float = 10.0, poll: float = 0.2,
+        env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.commands = dict(commands)
+        self.env = dict(env or {})  # extra environment variables per command
         self.out = out
         self.grace = grace
         self.poll = poll
@@ -48,7 +52,7 @@ class Supervisor:
         try:
             for name, argv in self.commands.items():
                 process = subprocess.Popen(
-                    list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                    list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**env, **self.env.get(name, {})},
                     start_new_session=True,  # its own group: Ctrl-C reaches us, and we stop it with its children
                     text=True, errors="replace", bufsize=1,
                 )
@@ -107,9 +111,10 @@ class Supervisor:
 
 class Command(BaseCommand):
     help = (
-        "Run the development web server (runserver ADDR, without autoreload unless --reload) and a "
-        "django-q2 worker (qcluster) together. Ctrl-C or SIGTERM stops both; if one exits, the "
-        "other is stopped and the command exits non-zero."
+        "Run the development web server (runserver ADDR, without autoreload unless --reload) and the "
+        "django-q2 workers (qcluster, and Q_QUEUE=long qcluster for long jobs unless JOB_LONG_WORK is 0) "
+        "together. Ctrl-C or SIGTERM stops them all; if one exits, the others are stopped and the "
+        "command exits non-zero."
     )
 
     def add_arguments(self, parser) -> None:
@@ -121,7 +126,10 @@ class Command(BaseCommand):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         web = [sys.executable, manage, "runserver", addr, *([] if reload else ["--noreload"])]
         worker = [sys.executable, manage, "qcluster"]
-        supervisor = Supervisor({"web": web, "worker": worker}, out=self.stdout, grace=grace)
+        commands = {"web": web, "worker": worker}
+        if settings.JOB_LONG_WORK > 0:
+            commands["long-worker"] = worker
+        supervisor = Supervisor(commands, out=self.stdout, grace=grace, env={"long-worker": {"Q_QUEUE": "long"}})
 
         def on_signal(signum, frame) -> None:
             supervisor.stop()

@@ -2,7 +2,9 @@
  * Curators' job panel on an item's page: shows the chosen task's parameters only, posts the
  * form in the background (the page's CSRF token in X-CSRFToken, Accept: application/json) and
  * follows each queued or running job by polling its API detail (GET /api/jobs/<id>/) until it
- * succeeds, fails or is cancelled. Without JavaScript the form posts as usual and the page
+ * succeeds, fails or is cancelled, with its estimated time left. A queued or running job has a
+ * "Cancel" button (curators): its small form posts to the page in the background too; a running
+ * job then stops at its next tile. Without JavaScript the forms post as usual and the page
  * reloads with a message.
  */
 (function () {
@@ -23,7 +25,43 @@
 
   function statusText(job) {
     const label = job.status_label || capitalise(job.status);
-    return job.status === "running" ? `${label}, ${Math.round(job.progress * 100)}%` : label;
+    if (job.status !== "running") return label;
+    return `${label}, ${Math.round(job.progress * 100)}%${job.cancel_requested ? ", stopping" : ""}`;
+  }
+
+  /** Same wording as eta_text in restoration/delivery/pages/views.py. */
+  function etaText(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    const s = Math.max(Math.round(seconds), 1);
+    if (s < 60) return `about ${s} s left`;
+    const minutes = Math.ceil(s / 60);
+    if (minutes < 60) return `about ${minutes} min left`;
+    return `about ${Math.floor(minutes / 60)} h ${minutes % 60} min left`;
+  }
+
+  function csrfToken() {
+    const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
+  }
+
+  /** The cancel form of a job (same markup as templates/restoration/_job.html). */
+  function cancelForm(job) {
+    const cancel = document.createElement("form");
+    cancel.method = "post";
+    cancel.className = "job-cancel-form";
+    for (const [name, value] of [["csrfmiddlewaretoken", csrfToken()], ["cancel_job", String(job.id)]]) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      cancel.append(input);
+    }
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "button job-cancel";
+    button.textContent = `Cancel job ${job.id}`;
+    cancel.append(button);
+    return cancel;
   }
 
   /** The list entry of a job, made on first sight (same markup as templates/restoration/_job.html). */
@@ -42,7 +80,10 @@
     progress.setAttribute("aria-label", `Progress of job ${job.id}`);
     const status = document.createElement("span");
     status.className = "job-status";
-    li.append(title, progress, status);
+    const eta = document.createElement("span");
+    eta.className = "job-eta";
+    li.append(title, progress, status, eta);
+    if (list && list.dataset.canCancel === "yes" && !FINAL.has(job.status)) li.append(cancelForm(job));
     if (list) list.prepend(li);
     const none = document.getElementById("no-jobs");
     if (none) none.remove();
@@ -56,6 +97,9 @@
     progress.value = job.progress || 0;
     progress.textContent = `${Math.round((job.progress || 0) * 100)}%`;
     li.querySelector(".job-status").textContent = statusText(job);
+    li.querySelector(".job-eta").textContent = job.status === "running" ? etaText(job.eta_seconds) : "";
+    const cancel = li.querySelector(".job-cancel-form");
+    if (cancel && (FINAL.has(job.status) || job.cancel_requested)) cancel.remove();
     const id = resultId(job);
     if (id && !li.querySelector(".job-result")) {
       const link = document.createElement("a");
@@ -98,6 +142,31 @@
   if (list) {
     list.querySelectorAll("li.job").forEach((li) => {
       if (!FINAL.has(li.dataset.status)) follow(li);
+    });
+    list.addEventListener("submit", (event) => {
+      const cancel = event.target.closest(".job-cancel-form");
+      if (!cancel) return;
+      event.preventDefault();
+      const li = cancel.closest("li.job");
+      cancel.querySelector("button").disabled = true;
+      fetch(window.location.pathname, {
+        method: "POST",
+        body: new FormData(cancel),
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      })
+        .then((response) => response.json())
+        .then((body) => {
+          if (message) message.textContent = body.detail || "";
+          if (body.job) {
+            render(li, body.job);
+            if (!FINAL.has(body.job.status)) follow(li);
+          }
+        })
+        .catch(() => {
+          if (message) message.textContent = "The archive could not be reached; try again.";
+          cancel.querySelector("button").disabled = false;
+        });
     });
   }
 
