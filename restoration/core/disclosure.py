@@ -29,7 +29,8 @@ FAILURE_TEXT = "The work failed; the archive's staff can see why."
 # Event detail keys left out for the public: where the work ran (``host:pid``).
 PRIVATE_DETAIL_KEYS = frozenset({"worker"})
 # Event detail keys whose value the public reads replaced by a fixed text.
-REPLACED_DETAIL = {"error": FAILURE_TEXT}
+# (A cancelled job names who cancelled it: the public reads the role, as for agents.)
+REPLACED_DETAIL = {"error": FAILURE_TEXT, "cancelled_by": PERSON_ROLE}
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,11 @@ def test_the_item_page_marks_each_version_made_by_a_model(client, archive):
     versions = body[body.index('id="versions-heading"'):body.index('id="provenance-heading"')]
     assert versions.count('class="ai-marker"') == 1
     assert f'title="Preferred version made by model {MODEL}">AI</span>' in versions
+
+
+def test_the_public_reads_who_cancelled_a_job_as_a_role():
+    from restoration.core.disclosure import PUBLIC, Audience
+
+    detail = {"job": 3, "cancelled": True, "cancelled_by": LOGIN}
+    assert PUBLIC.detail(detail) == {"job": 3, "cancelled": True, "cancelled_by": "Archive staff"}
+    assert Audience(full=True).detail(detail) == detail
