@@ -172,6 +172,11 @@ ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ARCHIVE_THUMBNAIL_SIZE = env_int("ARCHIVE_THUMBNAIL_SIZE", 256)
 ARCHIVE_ACCESS_SIZE = env_int("ARCHIVE_ACCESS_SIZE", 2048)
 ARCHIVE_ACCESS_QUALITY = env_int("ARCHIVE_ACCESS_QUALITY", 88)
+# TIFF structure refused at ingest (core.imaging.TiffLimits): directory entries per page, strips
+# or tiles per page, pages. Files beyond these are built to be slow to open, not archival scans.
+ARCHIVE_MAX_TIFF_TAGS = env_int("ARCHIVE_MAX_TIFF_TAGS", 1000)
+ARCHIVE_MAX_TIFF_CHUNKS = env_int("ARCHIVE_MAX_TIFF_CHUNKS", 100_000)
+ARCHIVE_MAX_TIFF_PAGES = env_int("ARCHIVE_MAX_TIFF_PAGES", 1000)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -274,8 +279,26 @@ IIIF_TILE_SIZE = env_int("IIIF_TILE_SIZE", 512)
 IIIF_MAX_AREA = env_int("IIIF_MAX_AREA", 16_777_216)
 IIIF_MAX_WIDTH = env_int("IIIF_MAX_WIDTH", 0)
 IIIF_JPEG_QUALITY = env_int("IIIF_JPEG_QUALITY", 85)
+IIIF_MAX_HEIGHT = env_int("IIIF_MAX_HEIGHT", 0)
 IIIF_CACHE_DIR = os.environ.get("IIIF_CACHE_DIR", "")
 IIIF_CACHE_MAX_AGE = env_int("IIIF_CACHE_MAX_AGE", 86400)
+# Size cap of that disk cache in bytes: past it, the least recently used images are removed.
+IIIF_CACHE_MAX_BYTES = env_int("IIIF_CACHE_MAX_BYTES", 2 * 1024**3)
+# Image decodes at once in one web process; a request that waits longer than IIIF_DECODE_WAIT
+# seconds for a turn is answered 503 with Retry-After (IIIF_RETRY_AFTER seconds).
+IIIF_MAX_CONCURRENT_DECODES = env_int("IIIF_MAX_CONCURRENT_DECODES", 4)
+IIIF_DECODE_WAIT = float(os.environ.get("IIIF_DECODE_WAIT", "10"))
+IIIF_RETRY_AFTER = env_int("IIIF_RETRY_AFTER", 5)
+# Access copies (restoration.core.pyramid): tiled, pyramidal TIFFs made at ingest, served from.
+# Tile side, compression ("deflate": lossless, the default; "jpeg": several times smaller, lossy)
+# and the JPEG quality.
+IIIF_PYRAMID_TILE = env_int("IIIF_PYRAMID_TILE", 256)
+IIIF_PYRAMID_COMPRESSION = os.environ.get("IIIF_PYRAMID_COMPRESSION", "deflate")
+IIIF_PYRAMID_QUALITY = env_int("IIIF_PYRAMID_QUALITY", 90)
+# When media storage has no local path (S3), access copies are read from local copies kept here
+# (empty: <ARCHIVE_VAR_DIR>/cache/access; safe to delete) up to this many bytes, LRU.
+IIIF_ACCESS_CACHE_DIR = os.environ.get("IIIF_ACCESS_CACHE_DIR", "")
+IIIF_ACCESS_CACHE_MAX_BYTES = env_int("IIIF_ACCESS_CACHE_MAX_BYTES", 20 * 1024**3)
 # OAI-PMH: repository name, administrator's address, the domain of oai: identifiers, records per
 # list response (then a resumption token), and how long a resumption token stays valid (seconds).
 OAI_REPOSITORY_NAME = os.environ.get("OAI_REPOSITORY_NAME", "Photo archive")
@@ -292,7 +315,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("ARCHIVE_LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True}},
+    "loggers": {
+        "django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
+        # libvips reports every finished thread pool at INFO.
+        "pyvips": {"level": "WARNING"},
+    },
 }
 
 LOGIN_URL = "/admin/login/"
