@@ -18,7 +18,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--version", dest="version_ids", type=int, action="append", default=[],
+        parser.add_argument("--version-id", dest="version_ids", type=int, action="append", default=[],
                             help="Only this version (repeatable).")
 
     def handle(self, *args, **options) -> None:
