@@ -293,6 +293,8 @@ IIIF_RETRY_AFTER = env_int("IIIF_RETRY_AFTER", 5)
 # Tile side, compression ("deflate": lossless, the default; "jpeg": several times smaller, lossy)
 # and the JPEG quality.
 IIIF_PYRAMID_TILE = env_int("IIIF_PYRAMID_TILE", 256)
+# False: cut every image from the stored file itself (the direct path; bench/iiif_tiles.py compares).
+IIIF_ACCESS_COPIES = env_bool("IIIF_ACCESS_COPIES", True)
 IIIF_PYRAMID_COMPRESSION = os.environ.get("IIIF_PYRAMID_COMPRESSION", "deflate")
 IIIF_PYRAMID_QUALITY = env_int("IIIF_PYRAMID_QUALITY", 90)
 # When media storage has no local path (S3), access copies are read from local copies kept here

@@ -156,7 +156,7 @@ def _cut(version: Version, parsed: iiif_image.ImageRequest):
     access copy, making it first if the version has none (or its file is gone); the version's
     own file when libvips cannot make one."""
     failed_key = f"iiif-no-access-copy:{version.sha256}"
-    if not cache.get(failed_key):
+    if settings.IIIF_ACCESS_COPIES and not cache.get(failed_key):
         copy = _access_copy(version)
         for _attempt in range(2):
             if copy is None:
