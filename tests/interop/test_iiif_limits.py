@@ -163,6 +163,18 @@ def test_a_version_without_an_access_copy_gets_one_on_first_use(client, public_v
     assert len(built) == 1
 
 
+def test_an_unreadable_access_copy_is_made_again(client, public_version, archive_dirs):
+    from restoration.models import AccessCopy
+
+    broken = AccessCopy.objects.get(version=public_version)
+    (archive_dirs.media / broken.file.name).write_bytes(b"II*\x00" + b"\x00" * 64)
+    response = _get(client, public_version, "200,0,200,150/100,/0/default.jpg")
+    assert response.status_code == 200 and near(_decoded(response).getpixel((50, 37)), GREEN)
+    remade = AccessCopy.objects.get(version=public_version)
+    assert remade.pk != broken.pk and pyramid.read_header(archive_dirs.media / remade.file.name).width == 400
+    assert len(list(archive_dirs.media.rglob("*.pyramid*"))) == 1  # the broken one is gone
+
+
 def test_the_command_makes_missing_access_copies(public_version, store, public_collection, archive_dirs):
     from restoration.models import AccessCopy
 

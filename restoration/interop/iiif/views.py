@@ -42,7 +42,7 @@ from PIL import Image
 
 from restoration.interop import common as interop
 from restoration.interop import http
-from restoration.core import services
+from restoration.core import pyramid, services
 from restoration.core.models import AccessCopy, Collection, Item, Version
 
 from . import cache as disk_cache
@@ -166,9 +166,10 @@ def _cut(version: Version, parsed: iiif_image.ImageRequest):
                     break
             try:
                 return iiif_render.render_pyramid(_local_access_copy(copy), copy.levels, parsed)
-            except FileNotFoundError:
-                logger.error("IIIF: the access copy of version %s (%s) is missing; making it again", version.pk,
-                             copy.file.name)
+            except (FileNotFoundError, pyramid.PyramidError):
+                logger.exception("IIIF: the access copy of version %s (%s) is missing or unreadable; making it again",
+                                 version.pk, copy.file.name)
+                copy.file.storage.delete(copy.file.name)  # no-op when it is gone
                 copy.delete()
                 copy = None
     with interop.local_path(version) as stored:
