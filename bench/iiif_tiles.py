@@ -13,7 +13,8 @@ Each process requests ``--tiles`` distinct 512 px tiles at full resolution (scal
 as many at scale factor 8, all uncached (cold), then the same again (warm: from the disk cache),
 then ``--burst`` distinct uncached tiles at once from as many threads (decode limit raised to
 match). It prints p50 / p95 latency and the process's peak resident memory (VmHWM) after the
-sequential requests and after the burst.
+sequential requests and after the burst; and before that, the time and size of the access copy
+made alone, lossless (deflate, the default) and lossy (JPEG at 90).
 
     .venv/bin/python bench/iiif_tiles.py                    # 100 MP, 12 + 12 tiles, burst of 8
     .venv/bin/python bench/iiif_tiles.py --megapixels 25 --tiles 6 --burst 4
@@ -213,6 +214,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Ingested in {ingest_seconds:.1f} s (display images and access copy included); access copy "
           f"{copy.bytes / 2**20:.0f} MiB, {copy.compression}, {copy.levels} levels of {copy.tile_size} px tiles; "
           f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}\n")
+
+    from restoration.core import pyramid
+
+    print(f"{'access copy alone (pyramid.build)':<44}{'seconds':>16}{'MiB':>16}")
+    for compression in ("deflate", "jpeg"):
+        target = work / f"copy-{compression}.tif"
+        started = time.perf_counter()
+        pyramid.build(source, target, pyramid.PyramidConfig(compression=compression))
+        print(f"{compression + (' (lossless, the default)' if compression == 'deflate' else ', quality 90'):<44}"
+              f"{time.perf_counter() - started:>16.1f}{target.stat().st_size / 2**20:>16.0f}")
+        target.unlink()
+    print()
 
     results = {}
     for path in ("pyramid", "direct"):

@@ -68,6 +68,7 @@ class PyramidInfo:
     bands: int  # 1 grey, 2 grey + alpha, 3 RGB, 4 RGB + alpha
     levels: int  # pages of the pyramid (0 when describing a source without a pyramid)
     compression: str = ""
+    tile: int = 0  # tile side (0 when describing a source)
 
     @property
     def is_color(self) -> bool:
@@ -146,7 +147,7 @@ def build(source: PathType, destination: PathType, config: PyramidConfig) -> Pyr
     except pyvips.Error as exc:
         raise PyramidError(f"libvips could not make an access copy of {source}: {exc}") from exc
     return PyramidInfo(width=image.width, height=image.height, bands=image.bands, levels=levels,
-                       compression=compression)
+                       compression=compression, tile=config.tile)
 
 
 def level_for(scale: float, levels: int) -> int:

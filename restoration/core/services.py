@@ -38,9 +38,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db.models.fields.files import FieldFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 
 from restoration.core import imaging, provenance, pyramid
 from restoration.core.models import (
@@ -334,7 +334,7 @@ def _record_access_copy(version: Version, path: str, built: pyramid.PyramidInfo)
         name = _store(base + ".pyramid.tif", File(fh))
     return AccessCopy.objects.create(
         version=version, file=name, bytes=os.path.getsize(path), width=built.width, height=built.height,
-        bands=built.bands, levels=built.levels, tile_size=pyramid_config().tile, compression=built.compression,
+        bands=built.bands, levels=built.levels, tile_size=built.tile, compression=built.compression,
     )
 
 
