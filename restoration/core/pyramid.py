@@ -61,14 +61,14 @@ class PyramidConfig:
 
 @dataclass(frozen=True)
 class PyramidInfo:
-    """What the IIIF service needs to know about an access copy (or a source, before one is made)."""
+    """What the IIIF service needs to know about an access copy."""
 
     width: int  # level 0, as displayed (orientation applied)
     height: int
     bands: int  # 1 grey, 2 grey + alpha, 3 RGB, 4 RGB + alpha
-    levels: int  # pages of the pyramid (0 when describing a source without a pyramid)
-    compression: str = ""
-    tile: int = 0  # tile side (0 when describing a source)
+    levels: int  # pages of the pyramid, level 0 first
+    compression: str  # as written: "deflate" or "jpeg"
+    tile: int  # tile side in pixels
 
     @property
     def is_color(self) -> bool:
@@ -85,27 +85,6 @@ def _vips():
 def _orientation(image) -> int:
     value = image.get("orientation") if image.get_typeof("orientation") else 1
     return value if value in range(1, 9) else 1
-
-
-def read_header(path: PathType) -> PyramidInfo:
-    """Displayed size and bands of the first page of a source file, from its header only
-    (libvips opens lazily: no pixel is decoded)."""
-    pyvips = _vips()
-    try:
-        image = pyvips.Image.new_from_file(str(path))
-    except pyvips.Error as exc:
-        raise PyramidError(f"libvips cannot read {path}: {exc}") from exc
-    width, height = image.width, image.height
-    if _orientation(image) in (5, 6, 7, 8):
-        width, height = height, width
-    return PyramidInfo(width=width, height=height, bands=_display_bands(image), levels=0)
-
-
-def _display_bands(image) -> int:
-    """Bands of the image once made displayable (see ``_displayable``)."""
-    if image.interpretation == "cmyk":
-        return 4 if image.bands == 5 else 3
-    return image.bands if image.bands <= 4 else 3
 
 
 def _displayable(image):

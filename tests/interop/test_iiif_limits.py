@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+import pyvips
 from django.core.management import call_command
 from PIL import Image
 
@@ -171,7 +172,7 @@ def test_an_unreadable_access_copy_is_made_again(client, public_version, archive
     response = _get(client, public_version, "200,0,200,150/100,/0/default.jpg")
     assert response.status_code == 200 and near(_decoded(response).getpixel((50, 37)), GREEN)
     remade = AccessCopy.objects.get(version=public_version)
-    assert remade.pk != broken.pk and pyramid.read_header(archive_dirs.media / remade.file.name).width == 400
+    assert remade.pk != broken.pk and pyvips.Image.new_from_file(str(archive_dirs.media / remade.file.name)).width == 400
     assert len(list(archive_dirs.media.rglob("*.pyramid*"))) == 1  # the broken one is gone
 
 
@@ -262,15 +263,21 @@ def test_a_hit_marks_the_file_as_recently_used(tmp_path):
     assert not cache.hit(tmp_path / "absent.jpg")
 
 
-def test_the_service_keeps_its_cache_under_the_cap(client, public_version, archive_dirs, settings):
+def test_the_service_keeps_its_cache_under_the_cap(client, public_version, archive_dirs, settings, monkeypatch):
     settings.IIIF_CACHE_MAX_BYTES = 6000
     folder = archive_dirs.var / "cache" / "iiif"
     for width in range(100, 130):  # thirty distinct upscaled-size requests, as in the report
         assert _get(client, public_version, f"0,0,40,30/^{width},/0/default.jpg").status_code == 200
         total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         assert total <= settings.IIIF_CACHE_MAX_BYTES
-    newest = _get(client, public_version, "0,0,40,30/^129,/0/default.jpg")  # the last one is still cached
-    assert newest.status_code == 200 and len(list(folder.rglob("*.jpg"))) < 30
+    assert len(list(folder.rglob("*.jpg"))) < 30  # the least recently used went
+    cuts = []
+    real = iiif_render.render_pyramid
+    monkeypatch.setattr(iiif_render, "render_pyramid", lambda *a, **k: cuts.append(1) or real(*a, **k))
+    assert _get(client, public_version, "0,0,40,30/^129,/0/default.jpg").status_code == 200
+    assert cuts == []  # the most recent one stayed
+    assert _get(client, public_version, "0,0,40,30/^100,/0/default.jpg").status_code == 200
+    assert cuts == [1]  # the oldest was removed and is cut again
 
 
 # --- Decodes at once ------------------------------------------------------------------------------------
