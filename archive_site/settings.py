@@ -290,12 +290,12 @@ IIIF_MAX_CONCURRENT_DECODES = env_int("IIIF_MAX_CONCURRENT_DECODES", 4)
 IIIF_DECODE_WAIT = float(os.environ.get("IIIF_DECODE_WAIT", "10"))
 IIIF_RETRY_AFTER = env_int("IIIF_RETRY_AFTER", 5)
 # Access copies (restoration.core.pyramid): tiled, pyramidal TIFFs made at ingest, served from.
-# Tile side, compression ("deflate": lossless, the default; "jpeg": several times smaller, lossy)
-# and the JPEG quality.
+# Tile side, compression ("jpeg", the default: lossy, for viewing; "deflate": lossless, twice the
+# disk, 8 times slower to make; see docs/interop.md) and the JPEG quality.
 IIIF_PYRAMID_TILE = env_int("IIIF_PYRAMID_TILE", 256)
 # False: cut every image from the stored file itself (the direct path; bench/iiif_tiles.py compares).
 IIIF_ACCESS_COPIES = env_bool("IIIF_ACCESS_COPIES", True)
-IIIF_PYRAMID_COMPRESSION = os.environ.get("IIIF_PYRAMID_COMPRESSION", "deflate")
+IIIF_PYRAMID_COMPRESSION = os.environ.get("IIIF_PYRAMID_COMPRESSION", "jpeg")
 IIIF_PYRAMID_QUALITY = env_int("IIIF_PYRAMID_QUALITY", 90)
 # When media storage has no local path (S3), access copies are read from local copies kept here
 # (empty: <ARCHIVE_VAR_DIR>/cache/access; safe to delete) up to this many bytes, LRU.
