@@ -250,7 +250,8 @@ def check_tiff_structure(path: PathType, limits: TiffLimits) -> None:
             for start in range(0, len(table), entry_size):
                 tag = struct.unpack(order + "H", table[start : start + 2])[0]
                 if tag in _TIFF_CHUNK_TAGS:
-                    count = struct.unpack(order + ("Q" if big else "I"), table[start + 4 : start + 4 + (8 if big else 4)])[0]
+                    field = table[start + 4 : start + 4 + struct.calcsize(offset_fmt)]  # the count: LONG or LONG8
+                    count = struct.unpack(order + offset_fmt, field)[0]
                     if count > limits.max_chunks:
                         raise ImageRejected(
                             "too_complex", f"Page {len(seen)} of the TIFF file is cut into {count} strips or tiles, "

@@ -119,7 +119,7 @@ def test_ingest_and_derivatives_make_access_copies(store, restore, public_collec
         assert (copy.width, copy.height, copy.bands, copy.compression) == (700, 500, 3, "jpeg")
         stored = archive_dirs.media / copy.file.name
         assert stored.exists() and stored.stat().st_size == copy.bytes
-        assert copy.file.name.startswith(version.file.name.rsplit(".", 1)[0]) and copy.file.name.endswith(".pyramid.tif")
+        assert copy.file.name == version.file.name.rsplit(".", 1)[0] + ".pyramid.tif"
         assert copy.levels == len(iiif.scale_factors(700, 500, copy.tile_size))
     assert services.ensure_access_copy(original) == AccessCopy.objects.get(version=original)  # made once
 
@@ -177,7 +177,8 @@ def test_an_unreadable_access_copy_is_made_again(client, public_version, archive
     response = _get(client, public_version, "200,0,200,150/100,/0/default.jpg")
     assert response.status_code == 200 and near(_decoded(response).getpixel((50, 37)), GREEN)
     remade = AccessCopy.objects.get(version=public_version)
-    assert remade.pk != broken.pk and pyvips.Image.new_from_file(str(archive_dirs.media / remade.file.name)).width == 400
+    assert remade.pk != broken.pk
+    assert pyvips.Image.new_from_file(str(archive_dirs.media / remade.file.name)).width == 400
     assert len(list(archive_dirs.media.rglob("*.pyramid*"))) == 1  # the broken one is gone
 
 
