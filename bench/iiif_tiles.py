@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with open(source, "rb") as fh:
-        version = services.ingest_upload(fh, filename=source.name, metadata={"title": "Benchmark", "is_public": True}, collection=None,
-                                         user=None, route="cli")
+        version = services.ingest_upload(fh, filename=source.name, metadata={"title": "Benchmark", "is_public": True},
+                                         collection=None, user=None, route="cli")
     ingest_seconds = time.perf_counter() - started
     copy = AccessCopy.objects.get(version=version)
     print(f"Ingested in {ingest_seconds:.1f} s (display images and access copy included); access copy "
