@@ -184,6 +184,11 @@ ARCHIVE_ACCESS_QUALITY = env_int("ARCHIVE_ACCESS_QUALITY", 88)
 # Whether derivatives no curator has reviewed yet ("pending") of public items are shown to the
 # public; accepted ones always are, rejected and withdrawn ones never (curators see all).
 ARCHIVE_PUBLIC_PENDING_DERIVATIVES = env_bool("ARCHIVE_PUBLIC_PENDING_DERIVATIVES", False)
+# TIFF structure refused at ingest (core.imaging.TiffLimits): directory entries per page, strips
+# or tiles per page, pages. Files beyond these are built to be slow to open, not archival scans.
+ARCHIVE_MAX_TIFF_TAGS = env_int("ARCHIVE_MAX_TIFF_TAGS", 1000)
+ARCHIVE_MAX_TIFF_CHUNKS = env_int("ARCHIVE_MAX_TIFF_CHUNKS", 100_000)
+ARCHIVE_MAX_TIFF_PAGES = env_int("ARCHIVE_MAX_TIFF_PAGES", 1000)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -299,8 +304,28 @@ IIIF_TILE_SIZE = env_int("IIIF_TILE_SIZE", 512)
 IIIF_MAX_AREA = env_int("IIIF_MAX_AREA", 16_777_216)
 IIIF_MAX_WIDTH = env_int("IIIF_MAX_WIDTH", 0)
 IIIF_JPEG_QUALITY = env_int("IIIF_JPEG_QUALITY", 85)
+IIIF_MAX_HEIGHT = env_int("IIIF_MAX_HEIGHT", 0)
 IIIF_CACHE_DIR = os.environ.get("IIIF_CACHE_DIR", "")
 IIIF_CACHE_MAX_AGE = env_int("IIIF_CACHE_MAX_AGE", 86400)
+# Size cap of that disk cache in bytes: past it, the least recently used images are removed.
+IIIF_CACHE_MAX_BYTES = env_int("IIIF_CACHE_MAX_BYTES", 2 * 1024**3)
+# Image decodes at once in one web process; a request that waits longer than IIIF_DECODE_WAIT
+# seconds for a turn is answered 503 with Retry-After (IIIF_RETRY_AFTER seconds).
+IIIF_MAX_CONCURRENT_DECODES = env_int("IIIF_MAX_CONCURRENT_DECODES", 4)
+IIIF_DECODE_WAIT = float(os.environ.get("IIIF_DECODE_WAIT", "10"))
+IIIF_RETRY_AFTER = env_int("IIIF_RETRY_AFTER", 5)
+# Access copies (restoration.core.pyramid): tiled, pyramidal TIFFs made at ingest, served from.
+# Tile side, compression ("jpeg", the default: lossy, for viewing; "deflate": lossless, twice the
+# disk, 8 times slower to make; see docs/interop.md) and the JPEG quality.
+IIIF_PYRAMID_TILE = env_int("IIIF_PYRAMID_TILE", 256)
+# False: cut every image from the stored file itself (the direct path; bench/iiif_tiles.py compares).
+IIIF_ACCESS_COPIES = env_bool("IIIF_ACCESS_COPIES", True)
+IIIF_PYRAMID_COMPRESSION = os.environ.get("IIIF_PYRAMID_COMPRESSION", "jpeg")
+IIIF_PYRAMID_QUALITY = env_int("IIIF_PYRAMID_QUALITY", 90)
+# When media storage has no local path (S3), access copies are read from local copies kept here
+# (empty: <ARCHIVE_VAR_DIR>/cache/access; safe to delete) up to this many bytes, LRU.
+IIIF_ACCESS_CACHE_DIR = os.environ.get("IIIF_ACCESS_CACHE_DIR", "")
+IIIF_ACCESS_CACHE_MAX_BYTES = env_int("IIIF_ACCESS_CACHE_MAX_BYTES", 20 * 1024**3)
 # OAI-PMH: repository name, administrator's address, the domain of oai: identifiers, records per
 # list response (then a resumption token), and how long a resumption token stays valid (seconds).
 OAI_REPOSITORY_NAME = os.environ.get("OAI_REPOSITORY_NAME", "Photo archive")
@@ -319,6 +344,8 @@ LOGGING = {
         "django": {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
         # axes logs every login at INFO; failures and lockouts are warnings.
         "axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING"), "propagate": True},
+        # libvips reports every finished thread pool at INFO.
+        "pyvips": {"level": "WARNING"},
     },
 }
 

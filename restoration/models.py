@@ -6,6 +6,7 @@ only re-exports it (migrations and ``restoration.models.X`` references keep work
 
 from restoration.core.models import (  # noqa: F401 - re-exported for Django and migrations
     ACTIVE_JOB_STATUSES,
+    AccessCopy,
     Agent,
     AgentType,
     AppendOnlyModel,

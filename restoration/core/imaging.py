@@ -70,6 +70,8 @@ ORIENTATION_TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# TIFF tags whose count is the number of strips or tiles of a page.
+_TIFF_CHUNK_TAGS = frozenset({_TIFF_STRIP_OFFSETS, _TIFF_STRIP_BYTE_COUNTS, 324, 325})  # + TileOffsets, TileByteCounts
 # What Pillow raises on files it cannot read through; anything else is a bug and propagates.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, TypeError)
 
@@ -83,6 +85,18 @@ class ImageRejected(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class TiffLimits:
+    """Structure a TIFF may have before the archive refuses it (checked from the raw directory
+    entries, before Pillow or libvips parse them): every page's tags, strips or tiles are read
+    by both, so a file of 8 x 1,000,000 pixels in a million strips would cost seconds on every
+    open although it has few pixels."""
+
+    max_tags: int = 1000  # directory entries per page (a scanner writes a few dozen)
+    max_chunks: int = 100_000  # strips or tiles per page
+    max_pages: int = 1000  # pages (image file directories)
 
 
 @dataclass(frozen=True)
@@ -196,12 +210,63 @@ def _unsupported_message(path: PathType) -> ImageRejected | None:
     return ImageRejected("unsupported_format", f"{name} images are not accepted; the archive takes {accepted}.")
 
 
-def inspect_image(path: PathType, *, max_pixels: int) -> ImageInfo:
+def check_tiff_structure(path: PathType, limits: TiffLimits) -> None:
+    """Refuses (``too_complex``) a TIFF with more pages, directory entries per page or strips /
+    tiles per page than ``limits`` allow, or (``corrupt_image``) one whose directories loop or
+    are cut off. Reads only the directory entries (a few bytes per tag): never the strip arrays."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None or len(head) < 8:
+            raise ImageRejected("corrupt_image", "The TIFF header is cut off.")
+        big = struct.unpack(order + "H", head[2:4])[0] == 43
+        if big:
+            count_fmt, entry_size, count_size, offset_fmt = "Q", 20, 8, "Q"
+            offset = struct.unpack(order + "Q", head[8:16])[0]
+        else:
+            count_fmt, entry_size, count_size, offset_fmt = "H", 12, 2, "I"
+            offset = struct.unpack(order + "I", head[4:8])[0]
+        seen: set[int] = set()
+        while offset:
+            if offset in seen:
+                raise ImageRejected("corrupt_image", "The TIFF file's directories form a loop.")
+            seen.add(offset)
+            if len(seen) > limits.max_pages:
+                raise ImageRejected("too_complex", f"The TIFF file has more than {limits.max_pages} pages.")
+            fh.seek(offset)
+            raw = fh.read(count_size)
+            if len(raw) != count_size:
+                raise ImageRejected("corrupt_image", "A TIFF directory lies outside the file.")
+            entries = struct.unpack(order + count_fmt, raw)[0]
+            if entries > limits.max_tags:
+                raise ImageRejected(
+                    "too_complex", f"Page {len(seen)} of the TIFF file has {entries} tags, over the limit of "
+                    f"{limits.max_tags}.",
+                )
+            table = fh.read(entries * entry_size)
+            next_raw = fh.read(8 if big else 4)
+            if len(table) != entries * entry_size or len(next_raw) != (8 if big else 4):
+                raise ImageRejected("corrupt_image", "A TIFF directory is cut off.")
+            for start in range(0, len(table), entry_size):
+                tag = struct.unpack(order + "H", table[start : start + 2])[0]
+                if tag in _TIFF_CHUNK_TAGS:
+                    field = table[start + 4 : start + 4 + struct.calcsize(offset_fmt)]  # the count: LONG or LONG8
+                    count = struct.unpack(order + offset_fmt, field)[0]
+                    if count > limits.max_chunks:
+                        raise ImageRejected(
+                            "too_complex", f"Page {len(seen)} of the TIFF file is cut into {count} strips or tiles, "
+                            f"over the limit of {limits.max_chunks} (a file built to be slow to open).",
+                        )
+            offset = struct.unpack(order + offset_fmt, next_raw)[0]
+
+
+def inspect_image(path: PathType, *, max_pixels: int, tiff_limits: TiffLimits | None = None) -> ImageInfo:
     """Technical metadata of the image at ``path``, read from its headers only.
 
     Raises ``ImageRejected`` with code ``empty_file``, ``not_an_image``, ``unsupported_format``,
-    ``corrupt_image`` (an unreadable header) or ``too_many_pixels`` (width x height of the
-    first page over ``max_pixels``, checked before any pixel is decoded).
+    ``corrupt_image`` (an unreadable header), ``too_many_pixels`` (width x height of the
+    first page over ``max_pixels``, checked before any pixel is decoded) or ``too_complex`` (a
+    TIFF over ``tiff_limits``, default ``TiffLimits()``, checked before Pillow parses it).
     """
     with open(path, "rb") as fh:
         head = fh.read(64)
@@ -211,6 +276,8 @@ def inspect_image(path: PathType, *, max_pixels: int) -> ImageInfo:
     if fmt is None:
         raise _unsupported_message(path) or ImageRejected("not_an_image", "The file is not an image.")
 
+    if fmt == "TIFF":
+        check_tiff_structure(path, tiff_limits or TiffLimits())
     png_depth = png_colour_type = None
     if fmt == "PNG":
         # Checked from the raw header, so a PNG claiming billions of pixels never reaches Pillow.

@@ -417,6 +417,33 @@ class Version(models.Model):
         return super().delete(*args, **kwargs)
 
 
+class AccessCopy(models.Model):
+    """The tiled, pyramidal TIFF the IIIF image service reads a version from (``core.pyramid``).
+
+    Not an archival file: the image as displayed (upright, 8-bit), made from the version and
+    rebuilt at will (``manage.py build_access_copies``); the version's own file is never touched.
+    One per version; stored in media storage beside the version's files.
+    """
+
+    version = models.OneToOneField(Version, on_delete=models.CASCADE, related_name="access_copy")
+    file = models.FileField(max_length=500)
+    bytes = models.BigIntegerField(help_text="Size of the access copy in bytes.")
+    width = models.PositiveIntegerField(help_text="Level 0 as displayed (orientation applied).")
+    height = models.PositiveIntegerField()
+    bands = models.PositiveSmallIntegerField(help_text="1 grey, 2 grey + alpha, 3 RGB, 4 RGB + alpha.")
+    levels = models.PositiveSmallIntegerField(help_text="Pyramid levels (TIFF pages), each half the previous.")
+    tile_size = models.PositiveSmallIntegerField()
+    compression = models.CharField(max_length=16, help_text="deflate (lossless) or jpeg.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "access copy"
+        verbose_name_plural = "access copies"
+
+    def __str__(self) -> str:
+        return f"access copy of version {self.version_id} ({self.width} x {self.height}, {self.levels} levels)"
+
+
 # --- Provenance (PREMIS 3) --------------------------------------------------------------------
 
 

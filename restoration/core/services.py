@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -39,11 +41,13 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-from restoration.core import imaging, provenance
+from restoration.core import imaging, provenance, pyramid
 from restoration.core.models import (
     DUBLIN_CORE_FIELDS,
+    AccessCopy,
     Collection,
     HIDDEN_REVIEW_STATUSES,
     EventType,
@@ -72,7 +76,8 @@ class IngestError(Exception):
     """An upload the archive refuses, with a stable ``code`` and the ``field`` it concerns.
 
     Codes: ``empty_file``, ``not_an_image``, ``corrupt_image``, ``unsupported_format``,
-    ``too_many_pixels``, ``file_too_large``, ``bad_filename``, ``duplicate`` (with
+    ``too_many_pixels``, ``too_complex`` (a TIFF with absurd numbers of pages, tags, strips or tiles),
+    ``file_too_large``, ``bad_filename``, ``duplicate`` (with
     ``existing_version_id``), ``invalid_metadata``, ``identifier_taken``.
     """
 
@@ -181,6 +186,32 @@ class _Received:
     info: imaging.ImageInfo
     thumbnail: bytes
     access: bytes
+    # The IIIF access copy, written to ``_pyramid_path(path)``; None when libvips could not make one
+    # (the IIIF service then tries again on first use and falls back to the file itself).
+    access_copy: pyramid.PyramidInfo | None = None
+
+
+def _pyramid_path(spooled: str) -> str:
+    """Where the access copy of a spooled upload is built (removed with the upload, by ``_spooled``)."""
+    return spooled + ".pyramid.tif"
+
+
+def pyramid_config() -> pyramid.PyramidConfig:
+    """How access copies are written, from settings."""
+    return pyramid.PyramidConfig(
+        tile=settings.IIIF_PYRAMID_TILE, compression=settings.IIIF_PYRAMID_COMPRESSION,
+        quality=settings.IIIF_PYRAMID_QUALITY,
+    )
+
+
+def _build_access_copy(source: str, destination: str) -> pyramid.PyramidInfo | None:
+    """The access copy of ``source`` written to ``destination``; None (logged) when libvips fails:
+    an archival file is not refused for want of an access copy."""
+    try:
+        return pyramid.build(source, destination, pyramid_config())
+    except pyramid.PyramidError:
+        logger.warning("No access copy for %s", source, exc_info=True)
+        return None
 
 
 @contextmanager
@@ -204,12 +235,19 @@ def _spooled(fileobj: BinaryIO) -> Iterator[tuple[str, str, int]]:
         yield path, sha256, size
     finally:
         os.unlink(path)
+        if os.path.exists(_pyramid_path(path)):
+            os.unlink(_pyramid_path(path))
 
 
 def _inspect(path: str, sha256: str, size: int) -> _Received:
-    """Header checks, then a full decode of the first page (for the display images)."""
+    """Header checks, then a full decode of the first page (for the display images), then the
+    access copy (a second, streaming decode by libvips)."""
+    tiff_limits = imaging.TiffLimits(
+        max_tags=settings.ARCHIVE_MAX_TIFF_TAGS, max_chunks=settings.ARCHIVE_MAX_TIFF_CHUNKS,
+        max_pages=settings.ARCHIVE_MAX_TIFF_PAGES,
+    )
     try:
-        info = imaging.inspect_image(path, max_pixels=settings.ARCHIVE_MAX_IMAGE_PIXELS)
+        info = imaging.inspect_image(path, max_pixels=settings.ARCHIVE_MAX_IMAGE_PIXELS, tiff_limits=tiff_limits)
         thumbnail, access = imaging.make_display_images(
             path,
             thumb_size=settings.ARCHIVE_THUMBNAIL_SIZE,
@@ -218,7 +256,9 @@ def _inspect(path: str, sha256: str, size: int) -> _Received:
         )
     except imaging.ImageRejected as exc:
         raise IngestError(exc.code, exc.message) from exc
-    return _Received(path=path, sha256=sha256, size=size, info=info, thumbnail=thumbnail, access=access)
+    access_copy = _build_access_copy(path, _pyramid_path(path))
+    return _Received(path=path, sha256=sha256, size=size, info=info, thumbnail=thumbnail, access=access,
+                     access_copy=access_copy)
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -274,7 +314,7 @@ def _create_version(
     thumbnail = _store(base + ".thumb.jpg", ContentFile(received.thumbnail))
     access = _store(base + ".access.jpg", ContentFile(received.access))
     info = received.info
-    return Version.objects.create(
+    version = Version.objects.create(
         item=item,
         kind=kind,
         parent=parent,
@@ -293,6 +333,70 @@ def _create_version(
         created_by=user if _is_user(user) else None,
         is_preferred=kind == VersionKind.ORIGINAL,
     )
+    if received.access_copy is not None:
+        _record_access_copy(version, _pyramid_path(received.path), received.access_copy)
+    return version
+
+
+def _record_access_copy(version: Version, path: str, built: pyramid.PyramidInfo) -> AccessCopy:
+    """Stores the access copy built at ``path`` beside the version's files and writes its row
+    (inside ``atomic_with_files``)."""
+    base = os.path.splitext(version.file.name)[0]
+    with open(path, "rb") as fh:
+        name = _store(base + ".pyramid.tif", File(fh))
+    return AccessCopy.objects.create(
+        version=version, file=name, bytes=os.path.getsize(path), width=built.width, height=built.height,
+        bands=built.bands, levels=built.levels, tile_size=built.tile, compression=built.compression,
+    )
+
+
+@contextmanager
+def local_file(stored: FieldFile) -> Iterator[Path]:
+    """A local path to a stored file (a version's file, an access copy): the file itself on local
+    storage, else a temporary copy (streamed) removed at exit. Raises FileNotFoundError when it
+    is missing."""
+    storage = stored.storage
+    try:
+        path = storage.path(stored.name)
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        yield Path(path)
+        return
+    suffix = Path(stored.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR or None) as copy:
+        with storage.open(stored.name, "rb") as source:
+            shutil.copyfileobj(source, copy, imaging.CHUNK_SIZE)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def ensure_access_copy(version: Version) -> AccessCopy | None:
+    """The version's access copy, made now if it has none (``manage.py build_access_copies``, or
+    the IIIF service on first use). None when libvips cannot read the file (logged). Two callers
+    racing for one version both build; the second row loses on the unique version and its file
+    is removed. Raises FileNotFoundError when the version's stored file is missing."""
+    existing = AccessCopy.objects.filter(version=version).first()
+    if existing is not None:
+        return existing
+    with local_file(version.file) as source:
+        fd, built_path = tempfile.mkstemp(suffix=".pyramid.tif", dir=settings.FILE_UPLOAD_TEMP_DIR or None)
+        os.close(fd)
+        try:
+            built = _build_access_copy(source, built_path)
+            if built is None:
+                return None
+            try:
+                with atomic_with_files():
+                    copy = _record_access_copy(version, built_path, built)
+            except IntegrityError:
+                return AccessCopy.objects.filter(version=version).first()
+        finally:
+            os.unlink(built_path)
+    logger.info("Made the access copy of version %s (%d levels, %d bytes)", version.pk, copy.levels, copy.bytes)
+    return copy
 
 
 def _is_user(user) -> bool:

@@ -14,11 +14,7 @@ token (``Authorization: Token ...``).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +24,7 @@ from django.http import HttpRequest
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from restoration.core import services
 from restoration.core.models import Item, Version
 
 logger = logging.getLogger(__name__)
@@ -82,23 +79,7 @@ def base_url(request: HttpRequest | None) -> str:
 # --- Stored files -------------------------------------------------------------------------------
 
 
-@contextmanager
-def local_path(version: Version) -> Iterator[Path]:
-    """A local path to the version's stored file: the file itself on local storage, else a
-    temporary copy (streamed) removed at exit. Raises FileNotFoundError when it is missing."""
-    storage = version.file.storage
-    try:
-        path = storage.path(version.file.name)
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        if not os.path.exists(path):
-            raise FileNotFoundError(path)
-        yield Path(path)
-        return
-    suffix = Path(version.file.name).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR or None) as copy:
-        with storage.open(version.file.name, "rb") as source:
-            shutil.copyfileobj(source, copy, 1024 * 1024)
-        copy.flush()
-        yield Path(copy.name)
+def local_path(version: Version) -> AbstractContextManager[Path]:
+    """A local path to the version's stored file (``core.services.local_file``): the file itself on
+    local storage, else a temporary copy removed at exit. Raises FileNotFoundError when missing."""
+    return services.local_file(version.file)

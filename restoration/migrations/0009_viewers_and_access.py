@@ -45,7 +45,7 @@ def remove_viewers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("restoration", "0007_batch_admin"),
+        ("restoration", "0008_access_copies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from restoration.core import imaging
+from restoration.core import imaging, pyramid
 from restoration.interop.iiif import image as iiif
 from restoration.interop.iiif import render as iiif_render
 from restoration.interop.iiif import views as iiif_views
@@ -140,11 +140,28 @@ def _write(path, array: np.ndarray, fmt: str, **save) -> str:
 
 
 def _cut(path, region="full", size="max", rotation="0", quality="default.png") -> Image.Image:
+    """The direct path: cut from the stored file itself."""
     opener = lambda: Image.open(path)  # noqa: E731
     source = iiif_render.read_source(opener)
     request = iiif.parse_request(region, size, rotation, quality, source, NO_LIMITS)
     picture, _icc = iiif_render.render(opener, request)
     return picture.convert("RGB")
+
+
+def _cut_from_pyramid(path, region="full", size="max", rotation="0", quality="default.png") -> Image.Image:
+    """The usual path: an access copy made (64 px tiles, so small images have several levels), then cut."""
+    copy = f"{path}.pyramid.tif"
+    built = pyramid.build(path, copy, pyramid.PyramidConfig(tile=64))
+    source = iiif.SourceInfo(width=built.width, height=built.height, is_color=built.is_color, format="TIFF")
+    request = iiif.parse_request(region, size, rotation, quality, source, NO_LIMITS)
+    picture, _icc = iiif_render.render_pyramid(copy, built.levels, request)
+    return picture.convert("RGB")
+
+
+@pytest.fixture(params=["direct", "pyramid"])
+def cut(request):
+    """Both ways of cutting a request: the same answers are expected of each."""
+    return _cut if request.param == "direct" else _cut_from_pyramid
 
 
 def _corner_colours(picture: Image.Image) -> tuple:
@@ -168,21 +185,21 @@ def quadrant_file(request, tmp_path) -> str:
     return _write(tmp_path / "q.webp", array, "WEBP", lossless=True)
 
 
-def test_regions_show_the_right_quadrant(quadrant_file):
-    assert all(near(c, e) for c, e in zip(_corner_colours(_cut(quadrant_file)), (RED, GREEN, BLUE, WHITE)))
-    top_right = _cut(quadrant_file, "200,0,200,150", "100,")
+def test_regions_show_the_right_quadrant(quadrant_file, cut):
+    assert all(near(c, e) for c, e in zip(_corner_colours(cut(quadrant_file)), (RED, GREEN, BLUE, WHITE)))
+    top_right = cut(quadrant_file, "200,0,200,150", "100,")
     assert top_right.size == (100, 75) and near(top_right.getpixel((50, 37)), GREEN)
-    bottom_left = _cut(quadrant_file, "pct:0,50,50,50")
+    bottom_left = cut(quadrant_file, "pct:0,50,50,50")
     assert bottom_left.size == (200, 150) and near(bottom_left.getpixel((100, 75)), BLUE)
 
 
-def test_rotation_and_mirroring_move_the_quadrants(quadrant_file):
-    turned = _cut(quadrant_file, rotation="90")  # clockwise: the bottom left comes to the top left
+def test_rotation_and_mirroring_move_the_quadrants(quadrant_file, cut):
+    turned = cut(quadrant_file, rotation="90")  # clockwise: the bottom left comes to the top left
     assert turned.size == (300, 400)
     assert all(near(c, e) for c, e in zip(_corner_colours(turned), (BLUE, RED, WHITE, GREEN)))
-    mirrored = _cut(quadrant_file, rotation="!0")
+    mirrored = cut(quadrant_file, rotation="!0")
     assert all(near(c, e) for c, e in zip(_corner_colours(mirrored), (GREEN, RED, WHITE, BLUE)))
-    upside_down = _cut(quadrant_file, rotation="180")
+    upside_down = cut(quadrant_file, rotation="180")
     assert all(near(c, e) for c, e in zip(_corner_colours(upside_down), (WHITE, BLUE, GREEN, RED)))
 
 
@@ -198,7 +215,7 @@ def test_qualities(tmp_path):
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_exif_orientation_is_applied(tmp_path, orientation):
+def test_exif_orientation_is_applied(tmp_path, orientation, cut):
     """A JPEG stored sideways with an orientation tag is served upright, regions included."""
     upright = quadrants_array(200, 100)
     inverse = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -213,16 +230,16 @@ def test_exif_orientation_is_applied(tmp_path, orientation):
     stored.save(path, "JPEG", quality=95, exif=exif)
     source = iiif_render.read_source(lambda: Image.open(path))
     assert (source.width, source.height) == (200, 100)
-    assert all(near(c, e) for c, e in zip(_corner_colours(_cut(path)), (RED, GREEN, BLUE, WHITE)))
-    top_right = _cut(path, "100,0,100,50", "50,")
+    assert all(near(c, e) for c, e in zip(_corner_colours(cut(path)), (RED, GREEN, BLUE, WHITE)))
+    top_right = cut(path, "100,0,100,50", "50,")
     assert top_right.size == (50, 25) and near(top_right.getpixel((25, 12)), GREEN)
 
 
-def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path, cut):
     data = np.full((20, 30), 32896, dtype=np.uint16)  # mid grey in 16 bits
     path = tmp_path / "g16.png"
     Image.fromarray(data).save(path)
-    picture = _cut(path)
+    picture = cut(path)
     assert abs(picture.getpixel((5, 5))[0] - 128) <= 1
 
 
@@ -404,8 +421,8 @@ def test_items_of_private_collections_are_invisible(client, store, private_colle
 
 def test_images_are_cached_and_revalidated(client, public_version, monkeypatch, archive_dirs):
     rendered = []
-    real_render = iiif_render.render
-    monkeypatch.setattr(iiif_render, "render", lambda *a, **k: rendered.append(1) or real_render(*a, **k))
+    real_render = iiif_render.render_pyramid
+    monkeypatch.setattr(iiif_render, "render_pyramid", lambda *a, **k: rendered.append(1) or real_render(*a, **k))
     first = _image(client, public_version, "pct:0,0,50,50/100,/0/default.jpg")
     second = _image(client, public_version, "0,0,200,150/100,75/0/default.jpg")  # the same canonical request
     assert first.status_code == second.status_code == 200 and len(rendered) == 1
@@ -431,6 +448,15 @@ def test_info_json_sizes_are_all_servable(client, store, public_collection, sett
 
 
 def test_missing_stored_file_is_a_clear_404(client, public_version, archive_dirs):
+    """A lost access copy is made again from the version's file; with that file lost too, 404."""
+    from restoration.models import AccessCopy
+
+    first = AccessCopy.objects.get(version=public_version)
+    (archive_dirs.media / first.file.name).unlink()
+    assert _image(client, public_version, "full/100,/0/default.jpg").status_code == 200
+    remade = AccessCopy.objects.get(version=public_version)
+    assert remade.pk != first.pk and (archive_dirs.media / remade.file.name).exists()
+    (archive_dirs.media / remade.file.name).unlink()
     (archive_dirs.media / public_version.file.name).unlink()
     iiif_views.cache.clear()
     response = _image(client, public_version, "full/max/0/default.jpg")
@@ -438,7 +464,7 @@ def test_missing_stored_file_is_a_clear_404(client, public_version, archive_dirs
 
 
 @pytest.mark.parametrize("compression", [None, "tiff_lzw"])
-def test_tiff_orientation_is_applied_once(tmp_path, compression):
+def test_tiff_orientation_is_applied_once(tmp_path, compression, cut):
     """Recent Pillow turns a TIFF page itself while loading; the service must not turn it again."""
     stored = Image.fromarray(quadrants_array(200, 100)).transpose(Image.Transpose.ROTATE_90)  # stored sideways
     exif = Image.Exif()
@@ -447,21 +473,27 @@ def test_tiff_orientation_is_applied_once(tmp_path, compression):
     stored.save(path, "TIFF", exif=exif, **({"compression": compression} if compression else {}))
     source = iiif_render.read_source(lambda: Image.open(path))
     assert (source.width, source.height) == (200, 100)
-    upright = _cut(path)
+    upright = cut(path)
     assert upright.size == (200, 100)
     assert all(near(c, e) for c, e in zip(_corner_colours(upright), (RED, GREEN, BLUE, WHITE)))
 
 
-def test_first_request_decodes_the_stored_file_once(client, store, public_collection, decoded_areas):
+def test_requests_never_decode_the_stored_file(client, store, public_collection, decoded_areas, monkeypatch):
+    """info.json reads the access copy's row; images are cut from the access copy, once."""
     version = store(quadrants_bytes(900, 600), "PUB-ONCE", collection=public_collection, is_public=True)
     iiif_views.cache.clear()
     decoded_areas.clear()
+    opened = []
+    monkeypatch.setattr(iiif_render, "read_source", lambda *a: opened.append(a))
     assert client.get(f"/iiif/3/{version.pk}/info.json").status_code == 200
-    assert decoded_areas == []  # info.json reads the header only
+    cuts = []
+    real = pyramid.read_region
+    monkeypatch.setattr(pyramid, "read_region", lambda *a, **k: cuts.append(a[1:3]) or real(*a, **k))
     response = _image(client, version, "450,0,450,300/225,/0/default.jpg")
-    assert response.status_code == 200 and decoded_areas == [(900, 600)]
+    assert response.status_code == 200 and cuts == [((450, 0, 450, 300), (225, 150))]
     _image(client, version, "450,0,450,300/225,/0/default.jpg")
-    assert decoded_areas == [(900, 600)]  # served from the cache
+    assert len(cuts) == 1  # served from the cache
+    assert decoded_areas == [] and opened == []  # Pillow never decoded nor opened the stored file
     assert near(_decoded(response).getpixel((100, 70)), GREEN)
 
 

@@ -79,8 +79,8 @@ def test_failures_are_listed_and_exit_non_zero_while_good_files_are_ingested(fol
     assert "Ingested: 3" in text and "Failed: 3" in text
     assert "notes.txt: not_an_image" in text and "empty.png: empty_file" in text and "box1/cut.png: corrupt_image" in text
     assert Item.objects.count() == 3
-    # nothing of the refused files is left: three originals, each with its two display images
-    assert len(archive_dirs.media_files()) == 9 and archive_dirs.upload_files() == []
+    # nothing of the refused files is left: three originals, each with its two display images and access copy
+    assert len(archive_dirs.media_files()) == 12 and archive_dirs.upload_files() == []
 
 
 def test_every_refused_upload_is_a_failure_that_leaves_nothing(bad_upload, archive_state, archive_dirs):

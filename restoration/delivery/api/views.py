@@ -162,7 +162,7 @@ class ItemViewSet(
         description=(
             "Multipart: `file` plus any metadata fields. Returns 201 with the item and its original "
             "version. A refused file gives 400 with `code` one of `empty_file`, `not_an_image`, "
-            "`corrupt_image`, `unsupported_format`, `too_many_pixels`, `file_too_large`, "
+            "`corrupt_image`, `unsupported_format`, `too_many_pixels`, `too_complex`, `file_too_large`, "
             "`bad_filename`, `invalid_metadata`, `identifier_taken` (or `required` when `file` is "
             "missing); a file whose content the archive already holds gives 409 `duplicate` with "
             "`existing_item` and `existing_version`. A refused upload leaves nothing behind."

@@ -13,6 +13,11 @@ A request is ``{region}/{size}/{rotation}/{quality}.{format}`` (https://iiif.io/
 
 Coordinates are those of the image as displayed, with its EXIF orientation applied.
 
+Every number is checked before it is used: at most ``MAX_DIGITS`` digits before the decimal
+point (no image is a trillion pixels wide; longer numbers are refused before they are parsed),
+sizes above zero, and the output within the service's ``Limits`` and within what the format
+can hold (``FORMAT_MAX_SIDE``: JPEG 65,500 pixels a side, WebP 16,383). Anything else is a 400.
+
 Cutting the image out of the stored file is ``render.py``.
 """
 
@@ -33,6 +38,10 @@ FORMATS: dict[str, tuple[str, str]] = {
     "webp": ("image/webp", "WEBP"),
 }
 EXTRA_FORMATS = ("webp",)
+# Largest side each format can encode (JPEG's 16-bit dimensions, less libjpeg's margin; WebP's 14 bits).
+FORMAT_MAX_SIDE: dict[str, int] = {"jpg": 65_500, "webp": 16_383}
+# Longest whole part of a number in a request; more is refused before it is parsed.
+MAX_DIGITS = 12
 QUALITIES = ("default", "color", "gray", "bitonal")
 # Features beyond level 2 (level 2 itself: regions by pixels, percent and square; sizes by w, h,
 # w,h, !w,h and percent; rotation by 90s; base URI redirect, CORS, JSON-LD media type).
@@ -41,6 +50,12 @@ EXTRA_FEATURES = ("mirroring", "sizeUpscaling", "canonicalLinkHeader", "profileL
 _INT = re.compile(r"\d+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ROTATION = re.compile(r"(!)?(\d+(?:\.\d+)?)")
+
+
+def _within_digits(text: str) -> bool:
+    """Whether a number's whole part and fraction have at most ``MAX_DIGITS`` digits each."""
+    whole, _dot, fraction = text.partition(".")
+    return len(whole) <= MAX_DIGITS and len(fraction) <= MAX_DIGITS
 
 
 
@@ -140,6 +155,8 @@ def parse_region(text: str, width: int, height: int) -> Box:
         raise RequestError(
             "region", f"{text!r} is not a region: use full, square, x,y,w,h or pct:x,y,w,h (non-negative numbers)."
         )
+    if not all(_within_digits(p) for p in parts):
+        raise RequestError("region", f"{text[:40]!r}...: a number has more than {MAX_DIGITS} digits.")
     if percent:
         px, py, pw, ph = (float(p) for p in parts)
         # Edges rounded, not sizes: adjacent percent regions share their edge pixels exactly.
@@ -157,8 +174,12 @@ def parse_region(text: str, width: int, height: int) -> Box:
 
 
 def _positive_int(text: str, what: str) -> int:
-    if not _INT.fullmatch(text) or int(text) == 0:
-        raise RequestError("size", f"The {what} {text!r} is not a positive whole number.")
+    if not _INT.fullmatch(text):
+        raise RequestError("size", f"The {what} {text[:40]!r} is not a positive whole number.")
+    if not _within_digits(text):
+        raise RequestError("size", f"The {what} {text[:40]!r}... has more than {MAX_DIGITS} digits.")
+    if int(text) == 0:
+        raise RequestError("size", f"The {what} must be above zero.")
     return int(text)
 
 
@@ -175,7 +196,9 @@ def parse_size(text: str, region_width: int, region_height: int, limits: Limits)
         width, height = (rw, rh) if scale == 1.0 else (max(1, math.floor(rw * scale)), max(1, math.floor(rh * scale)))
     elif body.startswith("pct:"):
         if not _NUMBER.fullmatch(body[4:]):
-            raise RequestError("size", f"{text!r}: pct: takes a non-negative number.")
+            raise RequestError("size", f"{text[:40]!r}: pct: takes a non-negative number.")
+        if not _within_digits(body[4:]):
+            raise RequestError("size", f"{text[:40]!r}...: the percentage has more than {MAX_DIGITS} digits.")
         percent = float(body[4:])
         if percent <= 0:
             raise RequestError("size", f"{text!r}: the percentage must be above zero.")
@@ -199,7 +222,9 @@ def parse_size(text: str, region_width: int, region_height: int, limits: Limits)
         else:
             raise RequestError("size", f"{text!r} names neither a width nor a height.")
     else:
-        raise RequestError("size", f"{text!r} is not a size: use max, w,, ,h, w,h, !w,h or pct:n (each may start with ^).")
+        raise RequestError(
+            "size", f"{text[:40]!r} is not a size: use max, w,, ,h, w,h, !w,h or pct:n (each may start with ^)."
+        )
     if width <= 0 or height <= 0:
         raise RequestError("size", f"{text!r} gives an image of no pixels.")
     upscaled = width > rw or height > rh
@@ -215,8 +240,10 @@ def parse_size(text: str, region_width: int, region_height: int, limits: Limits)
 def parse_rotation(text: str) -> tuple[bool, int]:
     """(mirrored, clockwise degrees in 0, 90, 180, 270)."""
     match = _ROTATION.fullmatch(text)
-    if match is None:
-        raise RequestError("rotation", f"{text!r} is not a rotation: a number of degrees from 0 to 360, optionally after !.")
+    if match is None or not _within_digits(match.group(2)):
+        raise RequestError(
+            "rotation", f"{text[:40]!r} is not a rotation: a number of degrees from 0 to 360, optionally after !."
+        )
     degrees = float(match.group(2))
     if degrees > 360:
         raise RequestError("rotation", f"{text!r}: rotation must be between 0 and 360 degrees.")
@@ -248,6 +275,12 @@ def parse_request(
     width, height, upscaled = parse_size(size, box.w, box.h, limits)
     mirror, degrees = parse_rotation(rotation)
     quality, fmt = parse_quality_format(quality_format, is_color=source.is_color)
+    longest = FORMAT_MAX_SIDE.get(fmt)
+    if longest is not None and max(width, height) > longest:
+        raise RequestError(
+            "size", f"{width} x {height} is larger than {fmt} can hold ({longest} pixels a side); ask for a smaller "
+            "size or another format.",
+        )
     return ImageRequest(box, width, height, upscaled, mirror, degrees, quality, fmt)
 
 

@@ -1,8 +1,14 @@
-"""IIIF Image API 3.0: cutting the requested image out of a stored file (Pillow, and the
-archive's strip reader in ``restoration.core.imaging``), and encoding it. No Django import:
-the views pass in an opener for the stored file.
+"""IIIF Image API 3.0: cutting the requested image out of a version's access copy or, when it
+has none, out of its stored file, and encoding it. No Django import: the views pass in paths
+and openers.
 
-Decoding: the stored pixels are decoded at most once per request.
+``render_pyramid`` (the usual path): the access copy (``restoration.core.pyramid``, a tiled,
+pyramidal TIFF made at ingest) is read at the one level that has enough pixels, and of it only
+the tiles that cross the region: time and memory follow the size of the output, not of the image.
+
+``render`` (the direct path, for a version whose access copy libvips could not make): Pillow,
+and the archive's strip reader in ``restoration.core.imaging``; the stored pixels are decoded at
+most once per request.
 
 - JPEG: ``Image.draft`` decodes at 1/2, 1/4 or 1/8 scale when the output still has enough
   pixels (one reduced decode of the whole file).
@@ -18,12 +24,13 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
-from restoration.core import imaging
+from restoration.core import imaging, pyramid
 from restoration.core.imaging import ORIENTATION_TRANSPOSE as _ORIENTATION_TRANSPOSE  # one table
 from restoration.core.imaging import profile_space
 from restoration.interop.iiif.image import FORMATS, Box, ImageRequest, SourceInfo
@@ -187,8 +194,20 @@ def _apply_quality(im: Image.Image, quality: str) -> Image.Image:
     return im  # default and color: as stored (colour requests on grey images are refused earlier)
 
 
+def render_pyramid(path: str | os.PathLike, levels: int, request: ImageRequest) -> tuple[Image.Image, bytes | None]:
+    """The requested image cut from the access copy at ``path`` (of ``levels`` levels), and the
+    copy's ICC profile (None when it has none)."""
+    box = request.region
+    pixels, icc = pyramid.read_region(path, (box.x, box.y, box.w, box.h), (request.width, request.height),
+                                      levels=levels)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    return _finish(Image.fromarray(np.ascontiguousarray(pixels)), request), icc
+
+
 def render(open_image: Opener, request: ImageRequest) -> tuple[Image.Image, bytes | None]:
-    """The requested image and the ICC profile of the stored file (None when it has none)."""
+    """The requested image cut from the stored file itself (the direct path), and the file's ICC
+    profile (None when it has none)."""
     with open_image() as im:
         icc = im.info.get("icc_profile")
         layout = _strip_layout(im)
@@ -197,11 +216,16 @@ def render(open_image: Opener, request: ImageRequest) -> tuple[Image.Image, byte
             picture = _render_strips(im.filename, layout, request.region, size)
         else:
             picture = _render_whole(im, request.region, size)
+    return _finish(picture, request), icc
+
+
+def _finish(picture: Image.Image, request: ImageRequest) -> Image.Image:
+    """Mirroring, rotation and quality, applied to the cut image."""
     if request.mirror:
         picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if request.rotation:
         picture = picture.transpose(_CLOCKWISE[request.rotation])
-    return _apply_quality(picture, request.quality), icc
+    return _apply_quality(picture, request.quality)
 
 
 def encode(im: Image.Image, fmt: str, *, icc_profile: bytes | None = None, jpeg_quality: int = 85) -> bytes:

@@ -5,9 +5,16 @@ the caller may not see answers 404, as an unknown one does; a manifest lists the
 caller may see (no rejected or withdrawn derivative but for curators). Public resources carry
 ``Access-Control-Allow-Origin: *`` and a public ``Cache-Control``; others ``private``.
 
+Images are cut from the version's access copy (``core.pyramid``, made at ingest; made here on
+first use for a version that has none; the version's own file when libvips cannot make one).
+At most ``IIIF_MAX_CONCURRENT_DECODES`` cuts run at once in a process; a request that waits
+``IIIF_DECODE_WAIT`` seconds for its turn is answered 503 with ``Retry-After``. ``info.json``
+never decodes: it reads the access copy's row (or the file's header).
+
 Image responses are cached on disk (``IIIF_CACHE_DIR``, default ``var/cache/iiif``) under the
 version's sha256 and the canonical form of the request: stored files never change, so a cached
-image is valid for as long as its version exists. Their ETag is derived from the same key.
+image is valid for as long as its version exists. Their ETag is derived from the same key. The
+folder is capped at ``IIIF_CACHE_MAX_BYTES`` (least recently used removed first, ``cache.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -34,8 +43,10 @@ from PIL import Image
 
 from restoration.interop import common as interop
 from restoration.interop import http
-from restoration.core.models import Collection, Item, Version
+from restoration.core import pyramid, services
+from restoration.core.models import AccessCopy, Collection, Item, Version
 
+from . import cache as disk_cache
 from . import image as iiif_image
 from . import render as iiif_render
 from . import presentation
@@ -43,14 +54,17 @@ from . import presentation
 logger = logging.getLogger(__name__)
 
 # Part of every cache key: bump it when rendering changes, so old cached images are not served.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"  # 2: cut from access copies (libvips resampling)
+# How long a version whose access copy libvips could not make is served directly before trying again.
+_NO_ACCESS_COPY_SECONDS = 3600
 IMAGE_CONTEXT_JSONLD = f'application/ld+json;profile="{iiif_image.API_CONTEXT}"'
 PRESENTATION_JSONLD = f'application/ld+json;profile="{presentation.CONTEXT}"'
 
 
 def limits() -> iiif_image.Limits:
     return iiif_image.Limits(
-        max_width=settings.IIIF_MAX_WIDTH or None, max_height=settings.IIIF_MAX_WIDTH or None,
+        max_width=settings.IIIF_MAX_WIDTH or None,
+        max_height=settings.IIIF_MAX_HEIGHT or settings.IIIF_MAX_WIDTH or None,
         max_area=settings.IIIF_MAX_AREA or None,
     )
 
@@ -59,8 +73,28 @@ def cache_dir() -> Path:
     return Path(settings.IIIF_CACHE_DIR) if settings.IIIF_CACHE_DIR else Path(settings.VAR_DIR) / "cache" / "iiif"
 
 
+def image_cache() -> disk_cache.DiskCache:
+    """The capped folder of cut images."""
+    return disk_cache.DiskCache(cache_dir(), settings.IIIF_CACHE_MAX_BYTES)
+
+
+def access_cache() -> disk_cache.DiskCache:
+    """The capped folder of local copies of access copies (used when media storage is remote)."""
+    root = Path(settings.IIIF_ACCESS_CACHE_DIR) if settings.IIIF_ACCESS_CACHE_DIR else (
+        Path(settings.VAR_DIR) / "cache" / "access")
+    return disk_cache.DiskCache(root, settings.IIIF_ACCESS_CACHE_MAX_BYTES)
+
+
+def _access_copy(version: Version) -> AccessCopy | None:
+    return AccessCopy.objects.filter(version=version).first()
+
+
 def source_info(version: Version) -> iiif_image.SourceInfo:
-    """Displayed size and colour of a version's file (header only; memoised by its sha256)."""
+    """Displayed size and colour of a version: from its access copy's row, else from its file's
+    header (memoised by its sha256). Never decodes pixels."""
+    copy = _access_copy(version)
+    if copy is not None:
+        return iiif_image.SourceInfo(width=copy.width, height=copy.height, is_color=copy.bands >= 3, format="TIFF")
     key = f"iiif-source:{RENDER_VERSION}:{version.sha256}"
     cached = cache.get(key)
     if cached is not None:
@@ -69,6 +103,78 @@ def source_info(version: Version) -> iiif_image.SourceInfo:
         info = iiif_render.read_source(lambda: Image.open(path))
     cache.set(key, info.__dict__, None)
     return info
+
+
+# --- Decoding: a limited number at once ------------------------------------------------------------
+
+
+class Busy(Exception):
+    """No decode slot became free within ``IIIF_DECODE_WAIT`` seconds."""
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Holds one of this process's ``IIIF_MAX_CONCURRENT_DECODES`` decode slots; raises ``Busy``
+    after waiting ``IIIF_DECODE_WAIT`` seconds for one. (Per process: a server with several
+    worker processes decodes at most that many per process.)"""
+    count = max(1, settings.IIIF_MAX_CONCURRENT_DECODES)
+    with _slots_lock:
+        slots = _slots.setdefault(count, threading.BoundedSemaphore(count))
+    if not slots.acquire(timeout=max(0.0, settings.IIIF_DECODE_WAIT)):
+        raise Busy
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _local_access_copy(copy: AccessCopy) -> Path:
+    """A local path to the access copy: its stored file on local storage, else a copy kept in
+    the access cache folder (downloaded on first use). Raises FileNotFoundError when missing."""
+    storage = copy.file.storage
+    try:
+        path = Path(storage.path(copy.file.name))
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        return path
+    folder = access_cache()
+    local = folder.root / f"{hashlib.sha256(copy.file.name.encode()).hexdigest()[:40]}.tif"
+    if not folder.hit(local):
+        with storage.open(copy.file.name, "rb") as source:
+            folder.put_file(local, lambda fh: shutil.copyfileobj(source, fh, 1024 * 1024))
+    return local
+
+
+def _cut(version: Version, parsed: iiif_image.ImageRequest):
+    """(picture, ICC profile) for a parsed request; the caller holds a decode slot. Reads the
+    access copy, making it first if the version has none (or its file is gone); the version's
+    own file when libvips cannot make one."""
+    failed_key = f"iiif-no-access-copy:{version.sha256}"
+    if settings.IIIF_ACCESS_COPIES and not cache.get(failed_key):
+        copy = _access_copy(version)
+        for _attempt in range(2):
+            if copy is None:
+                copy = services.ensure_access_copy(version)  # FileNotFoundError: the original is gone too
+                if copy is None:
+                    cache.set(failed_key, True, _NO_ACCESS_COPY_SECONDS)
+                    break
+            try:
+                return iiif_render.render_pyramid(_local_access_copy(copy), copy.levels, parsed)
+            except (FileNotFoundError, pyramid.PyramidError):
+                logger.exception("IIIF: the access copy of version %s (%s) is missing or unreadable; making it again",
+                                 version.pk, copy.file.name)
+                copy.file.storage.delete(copy.file.name)  # no-op when it is gone
+                copy.delete()
+                copy = None
+    with interop.local_path(version) as stored:
+        return iiif_render.render(lambda: Image.open(stored), parsed)
 
 
 def service_url(version_id: int, base: str) -> str:
@@ -153,20 +259,6 @@ def _cache_path(version: Version, canonical: str) -> tuple[Path, str]:
     return cache_dir() / version.sha256[:2] / version.sha256 / f"{key}.{ext}", key
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Writes the file under a temporary name and renames it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 @require_safe
 def image(request: HttpRequest, version_id: int, region: str, size: str, rotation: str, quality_format: str):
     """``{region}/{size}/{rotation}/{quality}.{format}``: cut on demand, then served from the cache."""
@@ -189,19 +281,25 @@ def image(request: HttpRequest, version_id: int, region: str, size: str, rotatio
             f'<{service_url(version.pk, interop.base_url(request))}/{canonical}>;rel="canonical"'
         ),
     }
-    if http.etag_matches(request, etag) or path.exists():
+    cached = image_cache()
+    if http.etag_matches(request, etag) or cached.hit(path):
         response = http.serve(request, etag=etag, content_type=parsed.media_type, open_file=lambda: open(path, "rb"),
                               headers=headers)
     else:
         try:
-            with interop.local_path(version) as stored:
-                picture, icc = iiif_render.render(lambda: Image.open(stored), parsed)
+            with decode_slot():
+                picture, icc = _cut(version, parsed)
+                data = iiif_render.encode(picture, parsed.format, icc_profile=icc,
+                                          jpeg_quality=settings.IIIF_JPEG_QUALITY)
+        except Busy:
+            response = _error(503, "The image service is busy; try again shortly.", public)
+            response["Retry-After"] = str(settings.IIIF_RETRY_AFTER)
+            return response
         except FileNotFoundError:
             logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
             return _error(404, "The stored file is missing.", public)
-        data = iiif_render.encode(picture, parsed.format, icc_profile=icc, jpeg_quality=settings.IIIF_JPEG_QUALITY)
         try:
-            _write_atomically(path, data)
+            cached.write(path, data)
         except OSError:
             logger.exception("IIIF: could not cache %s", path)  # still serve it
         response = http.serve(request, etag=etag, content_type=parsed.media_type, body=data, headers=headers)
