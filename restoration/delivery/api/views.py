@@ -30,10 +30,10 @@ from restoration import jobs
 from restoration.core import services
 from restoration.interop import http
 from restoration.interop.http import safe_download_name
-from restoration.core.models import Collection, EventAgent, Item, JobStatus, JobTask, ProvenanceEvent, RestorationJob, Version
+from restoration.core.models import Collection, EventAgent, Item, ProvenanceEvent, RestorationJob, Version
 
 from .exceptions import Conflict, InputError
-from .filters import CollectionFilter, ItemFilter
+from .filters import CollectionFilter, ItemFilter, JobFilter
 from .pagination import ArchivePagination
 from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions
 from .serializers import (
@@ -375,14 +375,7 @@ def _job_queryset() -> QuerySet[RestorationJob]:
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="Restoration jobs, newest first (curators)",
-        parameters=[
-            OpenApiParameter("status", str, enum=JobStatus.values),
-            OpenApiParameter("task", str, enum=JobTask.values),
-            OpenApiParameter("item", int, description="Item id."),
-        ],
-    ),
+    list=extend_schema(summary="Restoration jobs, newest first (curators)"),
     retrieve=extend_schema(
         summary="One restoration job: status, progress, error, and its result version with the file URL",
         responses={200: JobSerializer, **ERRORS_READ},
@@ -395,7 +388,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     serializer_class = JobSerializer
     permission_classes = [JobPermissions]
     pagination_class = ArchivePagination
-    filterset_fields = ["status", "task", "item"]
+    filterset_class = JobFilter
     ordering_fields = ["created_at", "finished_at", "status", "id"]
     ordering = ["-created_at", "-id"]
 
