@@ -47,8 +47,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env_bool("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+# Off unless asked for (DJANGO_DEBUG=1): the debug page shows settings and the environment. With
+# debug off, static files are still served (WhiteNoise below) and media only through the app's
+# views, so `make run` works the same either way.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+    if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -57,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves static files to WhiteNoise, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -69,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the pages' CSS and JS, the admin's, Swagger UI's) in every mode, debug off included.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,6 +139,7 @@ USE_TZ = True
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise reads it (empty until collectstatic)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("ARCHIVE_MEDIA_ROOT", VAR_DIR / "media"))
 
@@ -156,6 +167,12 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`, as in the production recipe)
+# and, with finders on, the apps' static folders directly, so `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+WHITENOISE_AUTOREFRESH = DEBUG
+# Media are never served from MEDIA_URL: every stored file goes through a view that checks who asks
+# (API downloads, IIIF), so nothing depends on Django's debug-only static serving.
 
 # Uploads larger than this many bytes stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_UPLOAD_MEMORY_BYTES", 10 * 1024 * 1024)
@@ -296,3 +313,7 @@ LOGGING = {
 }
 
 LOGIN_URL = "/admin/login/"
+
+# The debug page and error reports mask connection strings (DATABASE_URL, Q_REDIS_URL, any URL
+# with a password) besides Django's KEY/SECRET/PASS/TOKEN names (archive_site/errors.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "archive_site.errors.SecretMaskingFilter"
