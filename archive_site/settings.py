@@ -177,6 +177,13 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Uploads larger than this many bytes stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_UPLOAD_MEMORY_BYTES", 10 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = os.environ.get("ARCHIVE_UPLOAD_TEMP_DIR") or None
+# The first handler refuses a non-image from its first 64 KiB, before the rest is written anywhere
+# (restoration/delivery/uploads.py); Django's two handlers follow.
+FILE_UPLOAD_HANDLERS = [
+    "restoration.delivery.uploads.ImageSniffingUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # --- Archive policy ---------------------------------------------------------------------------

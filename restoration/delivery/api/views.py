@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from restoration import jobs
+from restoration.delivery import uploads
 from restoration.core import services
 from restoration.interop import http
 from restoration.interop.http import safe_download_name
@@ -142,7 +143,12 @@ class ItemViewSet(
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
         _refuse_oversized_body(request)
-        serializer = self.get_serializer(data=request.data)
+        data = request.data  # parsing runs the upload handlers: a non-image stops at its first bytes
+        stopped = uploads.refusal(request._request)
+        if stopped is not None:
+            field, rejected = stopped
+            raise InputError(field, rejected.message, code=rejected.code)
+        serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         upload = data.pop("file")
