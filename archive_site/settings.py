@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("ARCHIVE_API_PAGE_SIZE", 50),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "restoration.delivery.api.schema.ArchiveAutoSchema",
     "EXCEPTION_HANDLER": "restoration.delivery.api.exceptions.exception_handler",
 }
 

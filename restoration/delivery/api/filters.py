@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from restoration.core.models import Collection, Item, JobStatus, JobTask, RestorationJob, Version, VersionKind
@@ -53,10 +54,16 @@ class IdField(forms.IntegerField):
         super().__init__(*args, **kwargs)
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": MIN_ID, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """Equality on an id column (``?collection=3``), range-checked before any query."""
 
     field_class = IdField
+
+
+@extend_schema_field({"type": "string", "maxLength": MAX_TEXT_LENGTH})
+class TextFilter(django_filters.CharFilter):
+    """A text filter, documented with the length limit ``StrictFilterSet`` enforces."""
 
 
 class BoundedModelChoiceField(django_filters.fields.ModelChoiceField):
@@ -99,7 +106,7 @@ class ItemFilter(StrictFilterSet):
     """``?collection=<id>``, ``?q=<text>``, ``?kind=<version kind>``, ``?is_public=true``."""
 
     collection = IdFilter(field_name="collection_id", help_text="Collection id.")
-    q = django_filters.CharFilter(
+    q = TextFilter(
         method="filter_q",
         help_text=f"Case-insensitive search in identifier, title and description (at most {MAX_TEXT_LENGTH} characters).",
     )
@@ -126,7 +133,8 @@ class ItemFilter(StrictFilterSet):
 
 
 class CollectionFilter(StrictFilterSet):
-    q = django_filters.CharFilter(
+    slug = TextFilter(help_text="Exact slug.")
+    q = TextFilter(
         method="filter_q", help_text=f"Case-insensitive search in name and slug (at most {MAX_TEXT_LENGTH} characters)."
     )
     is_public = StrictBooleanFilter()

@@ -41,3 +41,23 @@ class ArchivePagination(PageNumberPagination):
         if number in self.last_page_strings:
             return number
         return _whole_number(request, self.page_query_param, None) or 1
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """``page`` and ``page_size`` with the bounds enforced above."""
+        return page_parameters(self.max_page_size)
+
+
+def page_parameters(max_page_size: int = ArchivePagination.max_page_size) -> list[dict]:
+    """The OpenAPI query parameters of a paginated list (also for the item's nested lists)."""
+    return [
+        {
+            "name": "page", "required": False, "in": "query",
+            "description": "A page number within the paginated result set (400 unless a whole number from 1).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 10**MAX_PAGE_DIGITS - 1},
+        },
+        {
+            "name": "page_size", "required": False, "in": "query",
+            "description": f"Number of results to return per page (1 to {max_page_size}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_page_size},
+        },
+    ]

@@ -28,14 +28,14 @@ from rest_framework.response import Response
 
 from restoration import jobs
 from restoration.delivery import uploads
-from restoration.core import services
+from restoration.core import imaging, services
 from restoration.interop import http
 from restoration.interop.http import safe_download_name
 from restoration.core.models import Collection, EventAgent, Item, ProvenanceEvent, RestorationJob, Version
 
 from .exceptions import Conflict, InputError
 from .filters import CollectionFilter, ItemFilter, JobFilter
-from .pagination import ArchivePagination
+from .pagination import ArchivePagination, page_parameters
 from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions
 from .serializers import (
     CollectionSerializer,
@@ -52,6 +52,12 @@ from .serializers import (
 logger = logging.getLogger(__name__)
 
 ERRORS_READ = {404: OpenApiResponse(ErrorSerializer, description="Unknown or not visible.")}
+PAGE_PARAMETERS = [
+    OpenApiParameter(p["name"], p["schema"], description=p["description"]) for p in page_parameters()
+]
+ERRORS_QUERY = {
+    400: OpenApiResponse(ErrorSerializer, description="A query parameter out of range (filters, `page`, `page_size`)."),
+}
 ERRORS_WRITE = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `code` names the problem."),
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
@@ -67,7 +73,10 @@ def _versions_prefetch() -> Prefetch:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List collections (anonymous users: public ones only)"),
+    list=extend_schema(
+        summary="List collections (anonymous users: public ones only)",
+        responses={200: CollectionSerializer(many=True), **ERRORS_QUERY},
+    ),
     retrieve=extend_schema(summary="One collection", responses={200: CollectionSerializer, **ERRORS_READ}),
     create=extend_schema(summary="Create a collection", responses={201: CollectionSerializer, **ERRORS_WRITE}),
 )
@@ -88,7 +97,7 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List items visible to the caller"),
+    list=extend_schema(summary="List items visible to the caller", responses={200: ItemSerializer(many=True), **ERRORS_QUERY}),
     retrieve=extend_schema(summary="One item with its original version", responses={200: ItemSerializer, **ERRORS_READ}),
     partial_update=extend_schema(
         summary="Change an item's metadata (the identifier is immutable)",
@@ -178,8 +187,8 @@ class ItemViewSet(
 
     @extend_schema(
         summary="The item's versions, oldest first",
-        responses={200: VersionSerializer(many=True), **ERRORS_READ},
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: VersionSerializer(many=True), **ERRORS_QUERY, **ERRORS_READ},
+        parameters=PAGE_PARAMETERS,
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -191,8 +200,8 @@ class ItemViewSet(
 
     @extend_schema(
         summary="The item's PREMIS provenance events, oldest first",
-        responses={200: ProvenanceEventSerializer(many=True), **ERRORS_READ},
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: ProvenanceEventSerializer(many=True), **ERRORS_QUERY, **ERRORS_READ},
+        parameters=PAGE_PARAMETERS,
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -289,11 +298,19 @@ def _ingest_error_response(err: services.IngestError) -> Exception:
 
 # --- Versions and their files -----------------------------------------------------------------
 
-FILE_RESPONSES = {
-    (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes."),
-    304: OpenApiResponse(description="`If-None-Match` matched the ETag."),
-    **ERRORS_READ,
-}
+def _file_responses(media_types) -> dict:
+    """200 with each image type the endpoint may answer (the archive's formats), 304, 404."""
+    return {
+        **{(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes.")
+           for media_type in media_types},
+        304: OpenApiResponse(description="`If-None-Match` matched the ETag."),
+        **ERRORS_READ,
+    }
+
+
+# The archival file is in its own format (`mime_type`); thumbnails and access copies are JPEG.
+FILE_RESPONSES = _file_responses(sorted(mime for mime, _extension in imaging.FORMATS.values()))
+DISPLAY_RESPONSES = _file_responses(["image/jpeg"])
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match", str, OpenApiParameter.HEADER, required=False, description="ETag(s) the client holds."
 )
@@ -360,12 +377,12 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         name = f"{self._base_name(version)}-{field.removesuffix('_file')}.jpg"
         return self._stream(request, version, field, etag_source, "image/jpeg", name)
 
-    @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
+    @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=DISPLAY_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def thumbnail(self, request: Request, pk: str | None = None):
         return self._display(request, "thumbnail")
 
-    @extend_schema(summary="Download the access (display) JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
+    @extend_schema(summary="Download the access (display) JPEG", parameters=[IF_NONE_MATCH], responses=DISPLAY_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def access(self, request: Request, pk: str | None = None):
         return self._display(request, "access_file")
@@ -381,7 +398,7 @@ def _job_queryset() -> QuerySet[RestorationJob]:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Restoration jobs, newest first (curators)"),
+    list=extend_schema(summary="Restoration jobs, newest first (curators)", responses={200: JobSerializer(many=True), **ERRORS_QUERY}),
     retrieve=extend_schema(
         summary="One restoration job: status, progress, error, and its result version with the file URL",
         responses={200: JobSerializer, **ERRORS_READ},
