@@ -92,3 +92,16 @@ def test_valid_filters_still_filter(curator_client, ingest_item, public_collecti
     assert identifiers({"collection": str(public_collection.pk)}) == ["F-1"]
     assert identifiers({"q": "f-", "page_size": "1", "page": "2"}) == ["F-2"]
     assert identifiers({"q": "x" * 200}) == []
+
+
+@pytest.mark.parametrize("value", [HUGE, -1, "abc", 10**400])
+def test_ids_in_request_bodies_out_of_range_are_400(curator_client, ingest_item, value):
+    original = ingest_item("B-1")
+    item_url = f"/api/items/{original.item_id}/"
+
+    patched = curator_client.patch(item_url, {"collection": value}, format="json")
+    queued = curator_client.post(f"{item_url}jobs/", {"task": "restore", "source_version": value}, format="json")
+
+    assert patched.status_code == 400, patched.content
+    assert "collection" in patched.json()["errors"]
+    assert queued.status_code == 400, queued.content

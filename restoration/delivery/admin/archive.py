@@ -190,6 +190,7 @@ class ItemAdmin(BagExportMixin, JobActionsMixin, StaffMayViewMixin, admin.ModelA
         kwargs["form"] = ItemChangeForm if obj is not None else ItemIngestForm
         form = super().get_form(request, obj, change=change, **kwargs)
         form.user = request.user  # a fresh class per request: read by ItemIngestForm
+        form.request = request
         return form
 
     def has_add_permission(self, request) -> bool:
