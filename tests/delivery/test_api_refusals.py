@@ -105,3 +105,47 @@ def test_ids_in_request_bodies_out_of_range_are_400(curator_client, ingest_item,
     assert patched.status_code == 400, patched.content
     assert "collection" in patched.json()["errors"]
     assert queued.status_code == 400, queued.content
+
+
+def _generated_filterset():
+    """A filter set whose filters are all generated from ``Meta.fields`` (a foreign key, a
+    boolean, a text field): the base class checks filters nobody declared by hand."""
+    from restoration.delivery.api.filters import StrictFilterSet
+    from restoration.models import Item
+
+    class Generated(StrictFilterSet):
+        class Meta:
+            model = Item
+            fields = ["collection", "is_public", "identifier"]
+
+    return Generated
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"collection": HUGE}, "collection"),
+        ({"collection": "-5"}, "collection"),
+        ({"collection": "x"}, "collection"),
+        ({"is_public": "2437"}, "is_public"),
+        ({"identifier": "x" * 201}, "identifier"),
+    ],
+)
+def test_generated_filters_are_checked_too(params, field):
+    from restoration.models import Item
+
+    filterset = _generated_filterset()(params, queryset=Item.objects.all())
+
+    assert not filterset.is_valid()
+    assert field in filterset.errors
+
+
+def test_generated_filters_accept_good_values(public_collection):
+    from restoration.models import Item
+
+    filterset = _generated_filterset()(
+        {"collection": str(public_collection.pk), "is_public": "true", "identifier": "A-1"}, queryset=Item.objects.all()
+    )
+
+    assert filterset.is_valid(), filterset.errors
+    assert list(filterset.qs) == []

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from drf_spectacular.utils import extend_schema_field
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from restoration.core.models import Collection, Item, JobStatus, JobTask, RestorationJob, Version, VersionKind
 
