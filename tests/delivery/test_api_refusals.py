@@ -30,6 +30,10 @@ LIST_URLS = ["/api/items/", "/api/collections/", "/api/jobs/"]
         ("/api/jobs/", {"item": "0"}, "item"),
         ("/api/jobs/", {"status": "bogus"}, "status"),
         ("/api/jobs/", {"task": "bogus"}, "task"),
+        ("/api/items/", {"ordering": "password"}, "ordering"),
+        ("/api/items/", {"ordering": "title,"}, "ordering"),
+        ("/api/collections/", {"ordering": "-nope"}, "ordering"),
+        ("/api/jobs/", {"ordering": "x" * 60_000}, "ordering"),
     ],
 )
 def test_filter_values_out_of_range_are_400(curator_client, url, params, field):
@@ -92,6 +96,7 @@ def test_valid_filters_still_filter(curator_client, ingest_item, public_collecti
     assert identifiers({"collection": str(public_collection.pk)}) == ["F-1"]
     assert identifiers({"q": "f-", "page_size": "1", "page": "2"}) == ["F-2"]
     assert identifiers({"q": "x" * 200}) == []
+    assert identifiers({"ordering": "-identifier,id"}) == ["F-2", "F-1"]
 
 
 @pytest.mark.parametrize("value", [HUGE, -1, "abc", 10**400])

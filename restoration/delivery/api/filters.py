@@ -5,7 +5,8 @@ form's errors as a ``ValidationError``) instead of ignoring it or passing it to 
 ``StrictFilterSet`` bounds every integer and foreign-key filter to the range of an id column
 (a 20-digit id used to reach SQLite as an ``OverflowError``, a 500), caps every text filter at
 ``MAX_TEXT_LENGTH`` characters, and accepts only ``true``/``false`` (or ``1``/``0``) for a
-boolean (``is_public=2437`` used to be read as "no filter").
+boolean (``is_public=2437`` used to be read as "no filter"). ``StrictOrderingFilter`` does the
+same for ``?ordering=``: a field the view does not offer is a 400, not silently ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 from restoration.core.models import Collection, Item, JobStatus, JobTask, RestorationJob, Version, VersionKind
 
@@ -158,3 +161,27 @@ class JobFilter(StrictFilterSet):
     class Meta:
         model = RestorationJob
         fields = ["status", "task", "item"]
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=a,-b``: only the view's ``ordering_fields``, each optionally with ``-``."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request) -> list[str]:
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        if len(valid) != len(fields):
+            allowed = ", ".join(self._allowed(view))
+            raise ValidationError({self.ordering_param: [f"Order by one or more of {allowed} (comma-separated; "
+                                                         "- for descending)."]}, code="invalid")
+        return valid
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        names = "|".join(self._allowed(view))
+        return [{
+            "name": self.ordering_param, "required": False, "in": "query",
+            "description": f"Fields to order by, comma-separated, - for descending: {', '.join(self._allowed(view))}.",
+            "schema": {"type": "string", "pattern": f"^-?({names})(,-?({names}))*$"},
+        }]
+
+    @staticmethod
+    def _allowed(view) -> list[str]:
+        return list(getattr(view, "ordering_fields", None) or [])
