@@ -97,3 +97,25 @@ def test_api_404s_are_json(client, path):
     assert response.status_code in (401, 403, 404)
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "cors"), [("/api/items/", False), ("/iiif/3/collection.json", True)])
+def test_a_server_error_under_api_and_iiif_is_json(client, monkeypatch, path, cors):
+    """With debug off, a bug answers 500 in JSON (logged with its traceback), not an HTML page."""
+    from restoration.delivery.api.views import ItemViewSet
+    from restoration.interop.iiif import presentation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ItemViewSet, "list", broken)
+    monkeypatch.setattr(presentation, "top_collection_document", broken)
+    client.raise_request_exception = False
+
+    response = client.get(path)
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "server_error" and "a bug" not in response.content.decode()
+    assert (response.get("Access-Control-Allow-Origin") == "*") is cors
