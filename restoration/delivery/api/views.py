@@ -27,8 +27,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from restoration import jobs
-from restoration.delivery import uploads
 from restoration.core import imaging, services
+from restoration.delivery import uploads
 from restoration.interop import http
 from restoration.interop.http import safe_download_name
 from restoration.core.models import Collection, EventAgent, Item, ProvenanceEvent, RestorationJob, Version
@@ -152,12 +152,12 @@ class ItemViewSet(
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
         _refuse_oversized_body(request)
-        data = request.data  # parsing runs the upload handlers: a non-image stops at its first bytes
+        payload = request.data  # parsing runs the upload handlers: a non-image stops at its first bytes
         stopped = uploads.refusal(request._request)
         if stopped is not None:
             field, rejected = stopped
             raise InputError(field, rejected.message, code=rejected.code)
-        serializer = self.get_serializer(data=data)
+        serializer = self.get_serializer(data=payload)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         upload = data.pop("file")
