@@ -3,6 +3,7 @@
 - ``not_found`` / ``server_error`` (``handler404`` / ``handler500`` in ``urls.py``): JSON under
   ``/api/`` (the API's error shape) and under ``/iiif/`` (readable cross-origin), the HTML pages
   elsewhere. They serve requests that reach no view (``/api/items/1.5/``) or fail outside DRF.
+- ``RefuseNulMiddleware``: a NUL in the path is a 400 before any view (PostgreSQL would raise).
 - ``SecretMaskingFilter`` (``DEFAULT_EXCEPTION_REPORTER_FILTER``): what the debug page and the
   error e-mails show of settings and of the request's environment, with connection strings
   masked too. Django masks names matching API, KEY, PASS, SECRET, TOKEN, ...; it shows
@@ -41,6 +42,30 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response["Access-Control-Allow-Origin"] = "*"
         return response
     return defaults.server_error(request)
+
+
+class RefuseNulMiddleware:
+    """400 for a request whose path holds a NUL character (``%00``), before any view.
+
+    Identifiers come from the path (``/items/<path:identifier>/``, IIIF manifests); PostgreSQL
+    refuses NUL in a text parameter with an exception (a 500), SQLite silently finds nothing.
+    Query-string filters and request bodies are refused by their own validation.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            body = {"code": "invalid", "detail": "The path holds a NUL character."}
+            if request.path.startswith(API_PREFIX):
+                return JsonResponse(body, status=400)
+            if request.path.startswith(IIIF_PREFIX):
+                response = JsonResponse(body, status=400)
+                response["Access-Control-Allow-Origin"] = "*"
+                return response
+            return HttpResponse(body["detail"] + "\n", status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 # user:password@ in any URL (postgres://archive:pw@db/archive, redis://:pw@cache:6379/0).

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files (the pages' CSS and JS, the admin's, Swagger UI's) in every mode, debug off included.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL in the path is a 400 before any view (archive_site/errors.py).
+    "archive_site.errors.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

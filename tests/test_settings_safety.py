@@ -119,3 +119,14 @@ def test_a_server_error_under_api_and_iiif_is_json(client, monkeypatch, path, co
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "server_error" and "a bug" not in response.content.decode()
     assert (response.get("Access-Control-Allow-Origin") == "*") is cors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "json_body"),
+    [("/items/A%00B/", False), ("/iiif/3/items/A%00B/manifest.json", True), ("/api/items/%00/", True)],
+)
+def test_a_nul_in_the_path_is_400_before_any_view(client, path, json_body):
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json") is json_body

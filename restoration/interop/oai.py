@@ -17,7 +17,8 @@
   item that leaves otherwise (its collection made non-public or moved) leaves no such trace.
 - Every argument is checked: dates must be real dates of years 0001-9999 in one of the two
   granularities (``until=9999-12-31`` included), and no value may be longer than
-  ``MAX_ARGUMENT_LENGTH`` characters; anything else is ``badArgument``.
+  ``MAX_ARGUMENT_LENGTH`` characters or hold a character XML cannot carry (NUL, ...); anything
+  else is ``badArgument``.
 - Lists longer than ``OAI_PAGE_SIZE`` are split with resumption tokens: signed, stateless
   (they carry the request and the last item id, so pages stay stable while items are added)
   and valid for ``OAI_TOKEN_MAX_AGE`` seconds.
@@ -251,6 +252,8 @@ def _arguments(params) -> tuple[str, dict[str, str]]:
             raise OAIError("badArgument", f"The argument {name!r} is repeated.")
         if len(values[0]) > MAX_ARGUMENT_LENGTH:
             raise OAIError("badArgument", f"The argument {name!r} is longer than {MAX_ARGUMENT_LENGTH} characters.")
+        if _NOT_XML.search(values[0]):  # NUL and other characters no record can hold (PostgreSQL refuses NUL)
+            raise OAIError("badArgument", f"The argument {name!r} holds a control character.")
         arguments[name] = values[0]
     if exclusive and exclusive in arguments:
         if len(arguments) > 1:

@@ -270,6 +270,8 @@ def test_identifiers_outside_the_oai_syntax_are_escaped(harvest, store, public_c
         {"from": "\u0662\u0660\u0662\u0660-01-01"},  # Arabic-Indic digits match \d without re.ASCII
         {"from": "9" * 60_000},
         {"set": "x" * 60_000},
+        {"set": "harbour\x00"},
+        {"set": "a\x07b"},
     ],
 )
 def test_dates_and_values_out_of_range_are_bad_arguments(harvest, archive, params):
@@ -278,8 +280,9 @@ def test_dates_and_values_out_of_range_are_bad_arguments(harvest, archive, param
 
 
 @pytest.mark.parametrize("verb", ["GetRecord", "ListMetadataFormats"])
-def test_a_huge_identifier_is_a_bad_argument(harvest, archive, verb):
-    params = {"identifier": oai_id("x" * 60_000)}
+@pytest.mark.parametrize("local", ["x" * 60_000, "A-1\x00"])
+def test_a_huge_or_nul_identifier_is_a_bad_argument(harvest, archive, verb, local):
+    params = {"identifier": oai_id(local)}
     if verb == "GetRecord":
         params["metadataPrefix"] = "oai_dc"
     assert errors(harvest(verb=verb, **params)) == ["badArgument"]
