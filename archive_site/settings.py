@@ -49,8 +49,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env_bool("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+# Off unless asked for (DJANGO_DEBUG=1): the debug page shows settings and the environment. With
+# debug off, static files are still served (WhiteNoise below) and media only through the app's
+# views, so `make run` works the same either way.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+    if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -59,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves static files to WhiteNoise, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -72,6 +80,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the pages' CSS and JS, the admin's, Swagger UI's) in every mode, debug off included.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL in the path is a 400 before any view (archive_site/errors.py).
+    "archive_site.errors.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -138,6 +150,7 @@ USE_TZ = True
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise reads it (empty until collectstatic)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("ARCHIVE_MEDIA_ROOT", VAR_DIR / "media"))
 
@@ -165,10 +178,23 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# WhiteNoise serves STATIC_ROOT (filled by `manage.py collectstatic`, as in the production recipe)
+# and, with finders on, the apps' static folders directly, so `make run` needs no collectstatic.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+WHITENOISE_AUTOREFRESH = DEBUG
+# Media are never served from MEDIA_URL: every stored file goes through a view that checks who asks
+# (API downloads, IIIF), so nothing depends on Django's debug-only static serving.
 
 # Uploads larger than this many bytes stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_UPLOAD_MEMORY_BYTES", 10 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = os.environ.get("ARCHIVE_UPLOAD_TEMP_DIR") or None
+# The first handler refuses a non-image from its first 64 KiB, before the rest is written anywhere
+# (restoration/delivery/uploads.py); Django's two handlers follow.
+FILE_UPLOAD_HANDLERS = [
+    "restoration.delivery.uploads.ImageSniffingUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # --- Archive policy ---------------------------------------------------------------------------
@@ -199,11 +225,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "restoration.delivery.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("ARCHIVE_API_PAGE_SIZE", 50),
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "restoration.delivery.api.schema.ArchiveAutoSchema",
     "EXCEPTION_HANDLER": "restoration.delivery.api.exceptions.exception_handler",
 }
 
@@ -376,3 +402,6 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = tuple(
     h for h in (os.environ.get("LOGIN_CLIENT_IP_HEADER", ""), "REMOTE_ADDR") if h
 )
 AXES_IPWARE_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 0) or None
+# The debug page and error reports mask connection strings (DATABASE_URL, Q_REDIS_URL, any URL
+# with a password) besides Django's KEY/SECRET/PASS/TOKEN names (archive_site/errors.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "archive_site.errors.SecretMaskingFilter"

@@ -16,3 +16,7 @@ urlpatterns = [
     path("oai", oai.endpoint, name="oai"),
     path("", include("restoration.delivery.pages.urls")),
 ]
+
+# JSON under /api/ and /iiif/, HTML elsewhere (archive_site/errors.py).
+handler404 = "archive_site.errors.not_found"
+handler500 = "archive_site.errors.server_error"

@@ -164,6 +164,32 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
+# Bytes of an upload looked at before the rest is received (the first chunk of Django's upload
+# handlers is 64 KiB): enough for every accepted format's signature and most headers.
+HEAD_BYTES = 64 * 1024
+
+
+def refuse_head(head: bytes) -> ImageRejected | None:
+    """The refusal that the first bytes of a file already decide, else None.
+
+    Called on an upload's first chunk, before the rest is received: a file that does not start
+    like a JPEG, PNG, TIFF or WebP is refused at once (``unsupported_format`` when Pillow knows
+    the header as another image format, else ``not_an_image``). Whatever passes is checked in
+    full by ``inspect_image`` once received.
+    """
+    if not head or _sniff(head) is not None:
+        return None
+    try:
+        with Image.open(io.BytesIO(head)) as other:
+            name = other.format or "this"
+    except Image.DecompressionBombError:
+        name = "this"
+    except (UnidentifiedImageError, *_DECODE_ERRORS):
+        return ImageRejected("not_an_image", "The file is not an image.")
+    accepted = ", ".join(sorted(FORMATS))
+    return ImageRejected("unsupported_format", f"{name} images are not accepted; the archive takes {accepted}.")
+
+
 def _png_header(head: bytes) -> tuple[int, int, int, int]:
     """Width, height, bit depth and colour type from a PNG's IHDR chunk (bytes 8 to 33)."""
     if len(head) < 33 or head[12:16] != b"IHDR":

@@ -6,6 +6,7 @@ from django import forms
 
 from restoration.core import services
 from restoration.core.models import DUBLIN_CORE_FIELDS, Item
+from restoration.delivery import uploads
 
 ITEM_FORM_FIELDS = ["identifier", "title", "collection", "is_public", *DUBLIN_CORE_FIELDS]
 
@@ -17,7 +18,8 @@ class ItemIngestForm(forms.ModelForm):
     so that a refused file (empty, not an image, corrupt, too large, a duplicate, ...) is shown
     on the form like any invalid field. A refused file leaves nothing behind; an accepted one
     becomes ``self.instance`` (already saved, with its original version and events), so the
-    admin must not save it again. ``user`` is set by the admin on the form class.
+    admin must not save it again. ``user`` and ``request`` are set by the admin on the form class
+    (``request`` to show why an upload was stopped at its first bytes: ``delivery.uploads``).
     """
 
     upload = forms.FileField(
@@ -27,6 +29,7 @@ class ItemIngestForm(forms.ModelForm):
     )
 
     user = None
+    request = None
     version = None
 
     class Meta:
@@ -45,6 +48,9 @@ class ItemIngestForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         super()._post_clean()
+        stopped = uploads.refusal(self.request) if self.request is not None else None
+        if stopped is not None:  # not "required": the file was refused from its first bytes
+            self.errors["upload"] = self.error_class([stopped[1].message])
         if self.errors:
             return
         data = self.cleaned_data

@@ -10,8 +10,15 @@
 - Datestamps: seconds granularity, UTC (``YYYY-MM-DDThh:mm:ssZ``); ``from``/``until`` also take
   days. A record's datestamp is the later of its item's and its collection's last change, so a
   collection made public shows its items to incremental harvests.
-- Deleted records: "no" (the archive deletes no item; an item made non-public leaves the
-  repository without a tombstone).
+- Deleted records: "transient". An item made non-public (its provenance holds the
+  ``metadata modification`` event that set ``is_public`` from true to false) stays listed with
+  ``<header status="deleted">`` and no metadata, its datestamp the time of that event, so an
+  incremental harvest (``from=`` its last harvest) learns that it left. "Transient", because an
+  item that leaves otherwise (its collection made non-public or moved) leaves no such trace.
+- Every argument is checked: dates must be real dates of years 0001-9999 in one of the two
+  granularities (``until=9999-12-31`` included), and no value may be longer than
+  ``MAX_ARGUMENT_LENGTH`` characters or hold a character XML cannot carry (NUL, ...); anything
+  else is ``badArgument``.
 - Lists longer than ``OAI_PAGE_SIZE`` are split with resumption tokens: signed, stateless
   (they carry the request and the last item id, so pages stay stable while items are added)
   and valid for ``OAI_TOKEN_MAX_AGE`` seconds.
@@ -27,7 +34,7 @@ from urllib.parse import quote, unquote
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import F, Min, QuerySet
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
@@ -36,7 +43,7 @@ from django.views.decorators.csrf import csrf_exempt
 from lxml import etree
 
 from restoration.interop import common as interop
-from restoration.core.models import Collection, Item
+from restoration.core.models import Collection, EventType, Item, ProvenanceEvent
 from restoration.jobs import labels
 
 logger = logging.getLogger(__name__)
@@ -80,10 +87,12 @@ VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str | None]] = {
     "ListRecords": (("metadataPrefix",), ("from", "until", "set"), "resumptionToken"),
 }
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 # Characters XML 1.0 cannot carry (catalogue text may hold stray control characters).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Longest argument value accepted (identifiers, set specs, tokens); longer ones are badArgument.
+MAX_ARGUMENT_LENGTH = 2000
 # The oai-identifier syntax's local part (anything else is percent-encoded).
 _LOCAL_SAFE = "-_.!~*'();/?:@&=+$,"
 
@@ -114,12 +123,38 @@ def _clean(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def harvestable() -> QuerySet[Item]:
-    """Public items with their OAI datestamp (``oai_datestamp``), in id order."""
+def _made_non_public_at() -> Subquery:
+    """When the item was last made non-public: its latest ``metadata modification`` event that
+    set ``is_public`` from true to false (``restoration.core.services.update_item_metadata``)."""
+    return Subquery(
+        ProvenanceEvent.objects.filter(
+            item=OuterRef("pk"), event_type=EventType.METADATA_MODIFICATION,
+            detail__changes__is_public__old=True, detail__changes__is_public__new=False,
+        ).order_by("-timestamp", "-id").values("timestamp")[:1]
+    )
+
+
+def records() -> QuerySet[Item]:
+    """Every record of the repository, in id order: the public items (``oai_deleted`` false) and
+    the items made non-public (``oai_deleted`` true, answered as deleted headers), each with its
+    ``oai_datestamp``. An item that would be public but for its own ``is_public`` and that was
+    once made non-public is a deleted record; one that never was public is not in the repository
+    at all (listing it would disclose its identifier)."""
+    public = Q(pk__in=interop.public_items().values("pk"))
+    in_public_place = Q(collection__isnull=True) | Q(collection__is_public=True)
     return (
-        interop.public_items()
-        .select_related("collection")
-        .annotate(oai_datestamp=Greatest(F("updated_at"), Coalesce(F("collection__updated_at"), F("updated_at"))))
+        Item.objects.select_related("collection")
+        .annotate(
+            oai_left_at=_made_non_public_at(),
+            oai_deleted=ExpressionWrapper(~public, output_field=BooleanField()),
+        )
+        .filter(public | (Q(is_public=False) & in_public_place & Q(oai_left_at__isnull=False)))
+        .annotate(
+            oai_datestamp=Case(
+                When(public, then=Greatest(F("updated_at"), Coalesce(F("collection__updated_at"), F("updated_at")))),
+                default=F("oai_left_at"),
+            )
+        )
         .order_by("pk")
     )
 
@@ -171,7 +206,7 @@ def dublin_core(item: Item, *, base: str, derivatives: list[str] | None = None) 
 
 
 def _header(parent: etree._Element, item: Item) -> None:
-    header = _sub(parent, _oai("header"))
+    header = _sub(parent, _oai("header"), **({"status": "deleted"} if getattr(item, "oai_deleted", False) else {}))
     _sub(header, _oai("identifier"), oai_identifier(item))
     _sub(header, _oai("datestamp"), format_datestamp(item.oai_datestamp))
     if item.collection is not None and item.collection.is_public:
@@ -181,6 +216,8 @@ def _header(parent: etree._Element, item: Item) -> None:
 def _record(parent: etree._Element, item: Item, base: str, derivatives: list[str] | None = None) -> None:
     record = _sub(parent, _oai("record"))
     _header(record, item)
+    if getattr(item, "oai_deleted", False):
+        return  # a deleted record has a header only
     metadata = _sub(record, _oai("metadata"))
     metadata.append(dublin_core(item, base=base, derivatives=derivatives))
 
@@ -215,6 +252,10 @@ def _arguments(params) -> tuple[str, dict[str, str]]:
             raise OAIError("badArgument", f"{verb} takes no argument {name!r}.")
         if len(values) != 1:
             raise OAIError("badArgument", f"The argument {name!r} is repeated.")
+        if len(values[0]) > MAX_ARGUMENT_LENGTH:
+            raise OAIError("badArgument", f"The argument {name!r} is longer than {MAX_ARGUMENT_LENGTH} characters.")
+        if _NOT_XML.search(values[0]):  # NUL and other characters no record can hold (PostgreSQL refuses NUL)
+            raise OAIError("badArgument", f"The argument {name!r} holds a control character.")
         arguments[name] = values[0]
     if exclusive and exclusive in arguments:
         if len(arguments) > 1:
@@ -226,8 +267,8 @@ def _arguments(params) -> tuple[str, dict[str, str]]:
     return verb, arguments
 
 
-def _parse_date(value: str, name: str, *, end: bool) -> tuple[datetime, str]:
-    """The instant that bounds the selection and the granularity ("day" or "second")."""
+def _parse_date(value: str, name: str, *, end: bool) -> tuple[datetime | None, str]:
+    """The instant that bounds the selection (None: no bound) and the granularity ("day" or "second")."""
     if _DAY.fullmatch(value):
         granularity, pattern = "day", "%Y-%m-%d"
     elif _SECOND.fullmatch(value):
@@ -236,10 +277,13 @@ def _parse_date(value: str, name: str, *, end: bool) -> tuple[datetime, str]:
         raise OAIError("badArgument", f"{name}={value!r} is not a date (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ).")
     try:
         moment = datetime.strptime(value, pattern).replace(tzinfo=UTC)
-    except ValueError as exc:
+    except ValueError as exc:  # month 13, day 32, year 0000, ...
         raise OAIError("badArgument", f"{name}={value!r} is not a valid date.") from exc
     if end:  # "until" includes the whole of its last second or day
-        moment += timedelta(days=1) if granularity == "day" else timedelta(seconds=1)
+        try:
+            moment += timedelta(days=1) if granularity == "day" else timedelta(seconds=1)
+        except OverflowError:  # the end of year 9999: no upper bound at all
+            return None, granularity
     return moment, granularity
 
 
@@ -282,7 +326,7 @@ def _filtered(selection: _Selection) -> QuerySet[Item]:
     if selection.metadata_prefix not in METADATA_FORMATS:
         raise OAIError("cannotDisseminateFormat", f"The metadata format {selection.metadata_prefix!r} is not offered; "
                        f"formats are {', '.join(METADATA_FORMATS)}.")
-    items = harvestable()
+    items = records()
     granularities = set()
     start = end = None
     if selection.from_ is not None:
@@ -292,7 +336,8 @@ def _filtered(selection: _Selection) -> QuerySet[Item]:
     if selection.until is not None:
         end, granularity = _parse_date(selection.until, "until", end=True)
         granularities.add(granularity)
-        items = items.filter(oai_datestamp__lt=end)
+        if end is not None:
+            items = items.filter(oai_datestamp__lt=end)
     if len(granularities) > 1:
         raise OAIError("badArgument", "from and until must have the same granularity.")
     if start is not None and end is not None and start >= end:
@@ -311,15 +356,15 @@ def _identify(root: etree._Element, arguments: dict[str, str], base: str) -> Non
     _sub(identify, _oai("baseURL"), base + reverse("oai"))
     _sub(identify, _oai("protocolVersion"), "2.0")
     _sub(identify, _oai("adminEmail"), settings.OAI_ADMIN_EMAIL)
-    earliest = harvestable().aggregate(earliest=Min("oai_datestamp"))["earliest"]
+    earliest = records().aggregate(earliest=Min("oai_datestamp"))["earliest"]
     _sub(identify, _oai("earliestDatestamp"), format_datestamp(earliest or timezone.now()))
-    _sub(identify, _oai("deletedRecord"), "no")
+    _sub(identify, _oai("deletedRecord"), "transient")
     _sub(identify, _oai("granularity"), GRANULARITY)
 
 
 def _public_item(oai_id: str) -> Item:
     identifier = _item_identifier(oai_id)
-    item = harvestable().filter(identifier=identifier).first() if identifier is not None else None
+    item = records().filter(identifier=identifier).first() if identifier is not None else None
     if item is None:
         raise OAIError("idDoesNotExist", f"There is no record {oai_id!r} in this repository.")
     return item

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from restoration.core import services
 from restoration.models import Collection, EventType, Item, ProvenanceEvent, Version, VersionKind
+from tests.support import image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,26 @@ def test_refused_upload_is_a_form_error_and_leaves_nothing(client, curator, bad_
     # Names Django's parser cannot use at all are dropped by it: the form then misses its file.
     assert response.status_code == 200
     assert "upload" in response.context["adminform"].form.errors
+    assert archive_state() == before
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"Shelf list, box 12\n" * 5000, "The file is not an image."), (image_bytes("GIF", size=(8, 8)), "GIF images are not accepted")],
+)
+def test_an_upload_stopped_at_its_first_bytes_says_why(client, curator, data, message, archive_state, archive_dirs):
+    client.force_login(curator)
+    before = archive_state()
+    form = {
+        "identifier": "X-1", "title": "", "collection": "", "type": "StillImage", "_save": "Save",
+        "upload": _named("scan.tif", data),
+    }
+
+    response = client.post(ADD_ITEM, form)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["upload"]
+    assert len(errors) == 1 and message in errors[0]  # the reason, not "This field is required."
     assert archive_state() == before
 
 

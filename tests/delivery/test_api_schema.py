@@ -60,7 +60,7 @@ def test_schema_describes_the_multipart_upload_and_the_download(schema):
     assert {"201", "400", "401", "403", "409"} <= set(post["responses"])
 
     download = schema["paths"]["/api/versions/{id}/file/"]["get"]
-    assert download["responses"]["200"]["content"]["application/octet-stream"]["schema"]["format"] == "binary"
+    assert download["responses"]["200"]["content"]["image/tiff"]["schema"]["format"] == "binary"
     assert "304" in download["responses"]
     assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in download["parameters"])
 
@@ -106,3 +106,68 @@ def test_unknown_ids_answer_404_json(reader_client, url):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+# --- What clients read from the schema (issue 15) ------------------------------------------------
+
+
+def test_values_that_may_be_null_are_marked_nullable(schema):
+    components = schema["components"]["schemas"]
+    for component, field in [("Job", "cancel_url"), ("Job", "duration_seconds"), ("Job", "result_version"),
+                             ("Job", "requested_by"), ("Version", "thumbnail_url"), ("Version", "access_url"),
+                             ("Version", "created_by"), ("Version", "parent"), ("Item", "collection"),
+                             ("Item", "original")]:
+        assert components[component]["properties"][field].get("nullable") is True, (component, field)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "anonymous"),
+    [
+        ("/api/collections/", "get", True),
+        ("/api/collections/{id}/", "get", True),
+        ("/api/items/", "get", True),
+        ("/api/items/{id}/", "get", True),
+        ("/api/items/{id}/versions/", "get", True),
+        ("/api/items/{id}/provenance/", "get", True),
+        ("/api/versions/{id}/", "get", True),
+        ("/api/versions/{id}/file/", "get", True),
+        ("/api/token/", "post", True),
+        ("/api/items/", "post", False),
+        ("/api/items/{id}/", "patch", False),
+        ("/api/collections/", "post", False),
+        ("/api/jobs/", "get", False),
+        ("/api/jobs/{id}/", "get", False),
+        ("/api/items/{id}/jobs/", "post", False),
+    ],
+)
+def test_anonymous_access_is_declared_where_it_is_allowed(schema, path, method, anonymous):
+    security = schema["paths"][path][method]["security"]
+    assert ({} in security) is anonymous
+    assert {"tokenAuth": []} in security or path == "/api/token/"
+
+
+@pytest.mark.parametrize(
+    ("path", "types"),
+    [
+        ("/api/versions/{id}/file/", {"image/jpeg", "image/png", "image/tiff", "image/webp"}),
+        ("/api/versions/{id}/thumbnail/", {"image/jpeg"}),
+        ("/api/versions/{id}/access/", {"image/jpeg"}),
+    ],
+)
+def test_downloads_declare_their_image_types(schema, path, types):
+    assert set(schema["paths"][path]["get"]["responses"]["200"]["content"]) == types
+
+
+def test_query_parameters_carry_their_bounds(schema):
+    def parameters(path):
+        return {p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+    items = parameters("/api/items/")
+    assert items["collection"]["type"] == "integer" and items["collection"]["maximum"] == 2**63 - 1
+    assert items["q"]["maxLength"] == 200 and items["is_public"]["type"] == "boolean"
+    for path in ("/api/items/", "/api/collections/", "/api/jobs/", "/api/items/{id}/versions/"):
+        assert parameters(path)["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}
+        assert parameters(path)["page"]["minimum"] == 1
+    assert parameters("/api/jobs/")["item"]["type"] == "integer"
+    for path in ("/api/items/", "/api/collections/", "/api/jobs/"):
+        assert "400" in schema["paths"][path]["get"]["responses"]

@@ -74,7 +74,7 @@ def test_dublin_core_and_rights(client, restored_item):
     assert metadata["Collection"] == "Harbour prints"
     assert manifest["summary"] == {"none": ["Ships at the quay."]}
     assert manifest["rights"] == "http://rightsstatements.org/vocab/NoC-US/1.0/"
-    assert manifest["requiredStatement"]["value"] == {"none": ["http://rightsstatements.org/vocab/NoC-US/1.0/"]}
+    assert "requiredStatement" not in manifest  # the rights URI once, not twice
     assert manifest["partOf"][0]["id"] == "http://testserver/iiif/3/collections/harbour/collection.json"
     assert "oai?verb=GetRecord" in manifest["seeAlso"][0]["id"]
     assert manifest["thumbnail"][0]["id"].endswith("/full/256,192/0/default.jpg")
@@ -117,10 +117,28 @@ def test_non_public_items_are_invisible_to_anonymous(client, curator, store, pub
     assert "seeAlso" not in json.loads(response.content)  # not harvestable: no OAI record to point to
 
 
-def test_identifiers_with_slashes_and_spaces(client, store, public_collection):
-    store(quadrants_bytes(), "box 12/print 3", collection=public_collection, is_public=True)
-    manifest = _get(client, "/iiif/3/items/box%2012/print%203/manifest.json")
-    assert manifest["id"] == "http://testserver/iiif/3/items/box%2012/print%203/manifest.json"
+@pytest.mark.parametrize(
+    ("identifier", "path"),
+    [
+        ("box 12/print 3", "box%2012/print%203"),
+        ("ark:/12148/b 1?x#y%z", "ark:/12148/b%201%3Fx%23y%25z"),
+    ],
+)
+def test_identifiers_with_slashes_and_spaces(client, store, public_collection, identifier, path):
+    """One id per manifest: the URL every document links to is the id the manifest states,
+    whichever way a client encodes the identifier to fetch it."""
+    from urllib.parse import quote
+
+    store(quadrants_bytes(), identifier, collection=public_collection, is_public=True)
+    expected = f"http://testserver/iiif/3/items/{path}/manifest.json"
+    for fetched in (path, quote(identifier, safe="")):  # as linked, and fully encoded (encodeURIComponent)
+        manifest = _get(client, f"/iiif/3/items/{fetched}/manifest.json")
+        assert manifest["id"] == expected
+        assert manifest["items"][0]["id"] == expected.removesuffix("/manifest.json") + "/canvas/1"
+    listed = _get(client, "/iiif/3/collections/harbour/collection.json")["items"]
+    assert [entry["id"] for entry in listed] == [expected]
+    oai = client.get("/oai", {"verb": "ListRecords", "metadataPrefix": "oai_dc"}).content.decode()
+    assert f"<dc:identifier>{expected}</dc:identifier>" in oai
 
 
 def test_collection_lists_the_visible_manifests(client, curator, store, public_collection):
@@ -165,3 +183,87 @@ def test_upscaled_derivative_keeps_its_own_size(client, store, restore, public_c
     body = _get(client, "/iiif/3/items/UP-1/manifest.json")["items"][0]["items"][0]["items"][0]["body"]
     assert [(i["width"], i["height"]) for i in body["items"]] == [(200, 100), (400, 200)]
     assert body["items"][1]["label"]["en"][0].startswith("Upscaled by model sr4, weights")
+
+
+# --- rights, HTML-looking values, CORS and 404s (issue 15) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rights", "expected"),
+    [
+        ("http://creativecommons.org/licenses/by/4.0/", "http://creativecommons.org/licenses/by/4.0/"),
+        ("https://creativecommons.org/licenses/by-sa/4.0/", "http://creativecommons.org/licenses/by-sa/4.0/"),
+        (" https://creativecommons.org/publicdomain/mark/1.0/ ", "http://creativecommons.org/publicdomain/mark/1.0/"),
+        ("https://rightsstatements.org/vocab/InC/1.0/", "http://rightsstatements.org/vocab/InC/1.0/"),
+        ("https://rightsstatements.org/page/InC/1.0/?language=en", "http://rightsstatements.org/vocab/InC/1.0/"),
+        ("https://creativecommons.org/publicdomain/zero/1.0/", None),  # not a form the schema accepts
+        ("https://example.org/licence", None),
+        ("http://creativecommons.org/licenses/by/4.0/ and more", None),
+        ("Public domain", None),
+    ],
+)
+def test_rights_use_the_uri_forms_the_schema_accepts(client, store, public_collection, rights, expected):
+    store(quadrants_bytes(), "R-1", collection=public_collection, is_public=True, rights=rights)
+    manifest = _get(client, "/iiif/3/items/R-1/manifest.json")
+    if expected:
+        assert manifest["rights"] == expected and "requiredStatement" not in manifest
+    else:
+        assert "rights" not in manifest
+        assert manifest["requiredStatement"]["value"] == {"none": [rights]}
+    version = manifest["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]
+    info = _get(client, version.removeprefix("http://testserver") + "/info.json")
+    assert info.get("rights") == expected
+
+
+def test_html_looking_values_are_published_as_text(client, store, public_collection):
+    store(quadrants_bytes(), "H-1", collection=public_collection, is_public=True,
+          creator="<script>alert(1)</script>", description="<b>bold</b> & <i>tags</i>", rights="<a href=x>mine</a>",
+          subject="ships <and> cranes")
+    manifest = _get(client, "/iiif/3/items/H-1/manifest.json")
+    metadata = {entry["label"]["en"][0]: entry["value"]["none"][0] for entry in manifest["metadata"]}
+    assert metadata["Creator"] == "<span>&lt;script&gt;alert(1)&lt;/script&gt;</span>"
+    assert manifest["summary"] == {"none": ["<span>&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;tags&lt;/i&gt;</span>"]}
+    assert manifest["requiredStatement"]["value"] == {"none": ["<span>&lt;a href=x&gt;mine&lt;/a&gt;</span>"]}
+    assert metadata["Subject"] == "ships <and> cranes"  # not taken for HTML by viewers: plain as it is
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/iiif/3/items/ARC-0001/manifest.json", "/iiif/3/collection.json", "/iiif/3/collections/harbour/collection.json",
+     "INFO", "IMAGE", "/iiif/3/items/NO-SUCH/manifest.json", "/iiif/3/999999/info.json"],
+)
+def test_cors_preflight_is_answered(client, restored_item, path):
+    original, _ = restored_item
+    path = {"INFO": f"/iiif/3/{original.pk}/info.json", "IMAGE": f"/iiif/3/{original.pk}/full/max/0/default.jpg"}.get(
+        path, path)
+    response = client.options(
+        path, HTTP_ORIGIN="https://viewer.example.org", HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="accept, if-none-match",
+    )
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response["Access-Control-Allow-Methods"]
+    assert response["Access-Control-Allow-Headers"] == "accept, if-none-match"
+    # then the real request, with the profile in Accept, as Mirador sends it
+    if "NO-SUCH" not in path and "999999" not in path:
+        real = client.get(path, HTTP_ACCEPT=f'application/ld+json;profile="{CONTEXT}"')
+        assert real.status_code == 200 and real["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_preflight_with_odd_header_names_gets_the_default_list(client, restored_item):
+    response = client.options("/iiif/3/collection.json", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="accept\u00e9, x y")
+    assert response["Access-Control-Allow-Headers"] == "Accept, Authorization, If-None-Match"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/iiif/3/items/NO-SUCH/manifest.json", "/iiif/3/collections/nope/collection.json", "/iiif/3/999999/info.json",
+     "/iiif/3/999999", "/iiif/3/999999/full/max/0/default.jpg", "/iiif/3/not-a-route", "/iiif/3/1.5/info.json",
+     "/iiif/2/anything"],
+)
+def test_iiif_404s_are_json_with_cors(client, db, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert json.loads(response.content)["error"] == "not_found"

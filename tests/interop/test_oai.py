@@ -66,7 +66,7 @@ def test_identify(harvest, archive):
     identify = document.find("o:Identify", NS)
     assert identify.findtext("o:baseURL", namespaces=NS) == "http://testserver/oai"
     assert identify.findtext("o:protocolVersion", namespaces=NS) == "2.0"
-    assert identify.findtext("o:deletedRecord", namespaces=NS) == "no"
+    assert identify.findtext("o:deletedRecord", namespaces=NS) == "transient"
     assert identify.findtext("o:granularity", namespaces=NS) == "YYYY-MM-DDThh:mm:ssZ"
     earliest = identify.findtext("o:earliestDatestamp", namespaces=NS)
     assert earliest == oai.format_datestamp(min(i.updated_at for i in Item.objects.filter(is_public=True)))
@@ -252,3 +252,114 @@ def test_identifiers_outside_the_oai_syntax_are_escaped(harvest, store, public_c
     assert listed == [oai_id("box%2012/print%20%233")]
     document = harvest(verb="GetRecord", identifier=listed[0], metadataPrefix="oai_dc")
     assert document.findtext(".//dc:identifier", namespaces=NS) == "box 12/print #3"
+
+
+# --- Arguments out of range, and deleted records (issue 15) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "10000-01-01"},
+        {"from": "0000-01-01"},
+        {"from": "2020-13-01"},
+        {"from": "2020-01-01T00:00Z"},  # minutes: not a granularity of the protocol
+        {"from": "2020-01-01T00:00:00.5Z"},
+        {"from": "2020-01-01T00:00:00+01:00"},
+        {"from": "2020-01-01T24:00:00Z"},
+        {"from": "\u0662\u0660\u0662\u0660-01-01"},  # Arabic-Indic digits match \d without re.ASCII
+        {"from": "9" * 60_000},
+        {"set": "x" * 60_000},
+        {"set": "harbour\x00"},
+        {"set": "a\x07b"},
+    ],
+)
+def test_dates_and_values_out_of_range_are_bad_arguments(harvest, archive, params):
+    document = harvest(verb="ListIdentifiers", metadataPrefix="oai_dc", **params)
+    assert errors(document) == ["badArgument"]
+
+
+@pytest.mark.parametrize("verb", ["GetRecord", "ListMetadataFormats"])
+@pytest.mark.parametrize("local", ["x" * 60_000, "A-1\x00"])
+def test_a_huge_or_nul_identifier_is_a_bad_argument(harvest, archive, verb, local):
+    params = {"identifier": oai_id(local)}
+    if verb == "GetRecord":
+        params["metadataPrefix"] = "oai_dc"
+    assert errors(harvest(verb=verb, **params)) == ["badArgument"]
+
+
+PUBLIC = sorted([oai_id("A-1"), oai_id("A-2"), oai_id("LOOSE")])
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"until": "9999-12-31"}, PUBLIC),
+        ({"until": "9999-12-31T23:59:59Z"}, PUBLIC),
+        ({"from": "0001-01-01"}, PUBLIC),
+        ({"from": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}, PUBLIC),
+        ({"until": "0001-01-01"}, "noRecordsMatch"),
+        ({"from": "9999-12-31"}, "noRecordsMatch"),
+        ({"from": "9999-12-31T23:59:59Z"}, "noRecordsMatch"),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_answered(harvest, archive, params, expected):
+    document = harvest(verb="ListIdentifiers", metadataPrefix="oai_dc", **params)
+    if isinstance(expected, str):
+        assert errors(document) == [expected]
+    else:
+        assert errors(document) == [] and sorted(identifiers(document)) == expected
+
+
+def headers(document) -> dict[str, tuple[str | None, str]]:
+    """``{identifier: (status, datestamp)}`` of the headers in a list or GetRecord response."""
+    return {
+        h.findtext("o:identifier", namespaces=NS): (h.get("status"), h.findtext("o:datestamp", namespaces=NS))
+        for h in document.findall(".//o:header", NS)
+    }
+
+
+def test_an_item_made_non_public_is_harvested_as_deleted(harvest, archive, curator):
+    """A real incremental harvest: full ListRecords, the item leaves, ListRecords from= the
+    latest datestamp seen shows its deleted header (and no metadata); GetRecord agrees."""
+    earlier = datetime(2001, 5, 6, 7, 8, 9, tzinfo=UTC)  # the first harvest's records are older than the change
+    Item.objects.update(updated_at=earlier)
+    Collection.objects.update(updated_at=earlier)
+    first = harvest(verb="ListRecords", metadataPrefix="oai_dc")
+    seen = headers(first)
+    assert oai_id("A-2") in seen and all(status is None for status, _ in seen.values())
+    last = max(datestamp for _, datestamp in seen.values())
+    harvested_at = first.findtext("o:responseDate", namespaces=NS)  # what a harvester sends as from= next time
+
+    item = Item.objects.get(identifier="A-2")
+    services.update_item_metadata(item, {"is_public": False}, user=curator)
+
+    second = harvest(verb="ListRecords", metadataPrefix="oai_dc", **{"from": harvested_at})
+    found = headers(second)
+    assert found[oai_id("A-2")][0] == "deleted"
+    assert found[oai_id("A-2")][1] > last
+    assert set(found) == {oai_id("A-2")}  # the unchanged records are not harvested again
+    records = {r.findtext("o:header/o:identifier", namespaces=NS): r for r in second.findall(".//o:record", NS)}
+    assert records[oai_id("A-2")].find("o:metadata", NS) is None
+    assert oai_id("HIDDEN") not in found  # never public: not in the repository at all
+
+    assert headers(harvest(verb="ListIdentifiers", metadataPrefix="oai_dc", set="harbour"))[oai_id("A-2")][0] == "deleted"
+    record = harvest(verb="GetRecord", identifier=oai_id("A-2"), metadataPrefix="oai_dc")
+    assert headers(record)[oai_id("A-2")][0] == "deleted"
+    assert record.find(".//o:metadata", NS) is None
+    # a harvest that ended before the item left does not see it go
+    before = harvest(verb="ListIdentifiers", metadataPrefix="oai_dc", until=last)
+    assert headers(before).get(oai_id("A-2"), (None, ""))[0] is None
+
+    # made public again: a live record once more
+    services.update_item_metadata(item, {"is_public": True}, user=curator)
+    again = headers(harvest(verb="ListRecords", metadataPrefix="oai_dc", **{"from": harvested_at}))
+    assert again[oai_id("A-2")][0] is None
+
+
+def test_a_deleted_record_in_a_non_public_place_is_not_disclosed(harvest, archive, curator, private_collection):
+    item = Item.objects.get(identifier="A-2")
+    services.update_item_metadata(item, {"is_public": False}, user=curator)
+    services.update_item_metadata(item, {"collection": private_collection}, user=curator)
+
+    assert oai_id("A-2") not in headers(harvest(verb="ListIdentifiers", metadataPrefix="oai_dc"))

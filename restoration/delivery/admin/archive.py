@@ -249,6 +249,7 @@ class ItemAdmin(NotesAdminMixin, BatchEditMixin, BagExportMixin, JobActionsMixin
         kwargs["form"] = ItemChangeForm if obj is not None else ItemIngestForm
         form = super().get_form(request, obj, change=change, **kwargs)
         form.user = request.user  # a fresh class per request: read by ItemIngestForm
+        form.request = request
         return form
 
     def has_add_permission(self, request) -> bool:

@@ -19,6 +19,8 @@ class CuratorWritePermissions(DjangoModelPermissionsOrAnonReadOnly):
     authenticated users without the permission get 403.
     """
 
+    anonymous_read = True  # declared in the schema (``schema.ArchiveAutoSchema``)
+
     perms_map = {
         "GET": [],
         "OPTIONS": [],

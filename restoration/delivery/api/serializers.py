@@ -54,6 +54,9 @@ def _audience(serializer: serializers.Serializer) -> Audience:
 # --- Collections ------------------------------------------------------------------------------
 
 
+# A URL that is null when there is nothing to link to (no display image, a job no longer queued).
+NULLABLE_URI = serializers.URLField(allow_null=True)
+
 class CollectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Collection
@@ -212,13 +215,13 @@ class VersionSerializer(serializers.ModelSerializer):
     def get_file_url(self, version: Version) -> str:
         return _absolute(self, reverse("version-file", args=[version.pk]))
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_thumbnail_url(self, version: Version) -> str | None:
         if not version.thumbnail:
             return None
         return _absolute(self, reverse("version-thumbnail", args=[version.pk]))
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(NULLABLE_URI)
     def get_access_url(self, version: Version) -> str | None:
         if not version.access_file:
             return None
@@ -520,7 +523,7 @@ class JobSerializer(serializers.ModelSerializer):
     def get_url(self, job: RestorationJob) -> str:
         return _absolute(self, reverse("job-detail", args=[job.pk]))
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_duration_seconds(self, job: RestorationJob) -> float | None:
         duration = job.duration
         return round(duration.total_seconds(), 3) if duration is not None else None

@@ -30,14 +30,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from restoration import jobs
-from restoration.core import services
+from restoration.core import imaging, services
+from restoration.delivery import uploads
 from restoration.interop import http
 from restoration.core.models import (
     Collection,
     EventAgent,
     Item,
     JobStatus,
-    JobTask,
     ProvenanceEvent,
     RestorationJob,
     Version,
@@ -45,8 +45,8 @@ from restoration.core.models import (
 )
 
 from .exceptions import Conflict, InputError, TooManyRequests
-from .filters import CollectionFilter, ItemFilter
-from .pagination import ArchivePagination
+from .filters import CollectionFilter, ItemFilter, JobFilter
+from .pagination import ArchivePagination, page_parameters
 from .permissions import CuratorWritePermissions, ItemWritePermissions, JobPermissions, ReviewPermissions
 from .serializers import (
     CollectionSerializer,
@@ -66,6 +66,12 @@ from .serializers import (
 logger = logging.getLogger(__name__)
 
 ERRORS_READ = {404: OpenApiResponse(ErrorSerializer, description="Unknown or not visible.")}
+PAGE_PARAMETERS = [
+    OpenApiParameter(p["name"], p["schema"], description=p["description"]) for p in page_parameters()
+]
+ERRORS_QUERY = {
+    400: OpenApiResponse(ErrorSerializer, description="A query parameter out of range (filters, `page`, `page_size`)."),
+}
 ERRORS_WRITE = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `code` names the problem."),
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
@@ -100,7 +106,10 @@ def _service_refusal(err: services.ReviewError) -> InputError:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List collections (anonymous users: public ones only)"),
+    list=extend_schema(
+        summary="List collections (anonymous users: public ones only)",
+        responses={200: CollectionSerializer(many=True), **ERRORS_QUERY},
+    ),
     retrieve=extend_schema(summary="One collection", responses={200: CollectionSerializer, **ERRORS_READ}),
     create=extend_schema(summary="Create a collection", responses={201: CollectionSerializer, **ERRORS_WRITE}),
 )
@@ -121,7 +130,7 @@ class CollectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List items visible to the caller"),
+    list=extend_schema(summary="List items visible to the caller", responses={200: ItemSerializer(many=True), **ERRORS_QUERY}),
     retrieve=extend_schema(summary="One item with its original version", responses={200: ItemSerializer, **ERRORS_READ}),
     partial_update=extend_schema(
         summary="Change an item's metadata (the identifier is immutable)",
@@ -176,7 +185,12 @@ class ItemViewSet(
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
         _refuse_oversized_body(request)
-        serializer = self.get_serializer(data=request.data)
+        payload = request.data  # parsing runs the upload handlers: a non-image stops at its first bytes
+        stopped = uploads.refusal(request._request)
+        if stopped is not None:
+            field, rejected = stopped
+            raise InputError(field, rejected.message, code=rejected.code)
+        serializer = self.get_serializer(data=payload)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         upload = data.pop("file")
@@ -206,8 +220,8 @@ class ItemViewSet(
 
     @extend_schema(
         summary="The item's versions, oldest first",
-        responses={200: VersionSerializer(many=True), **ERRORS_READ},
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: VersionSerializer(many=True), **ERRORS_QUERY, **ERRORS_READ},
+        parameters=PAGE_PARAMETERS,
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -220,8 +234,8 @@ class ItemViewSet(
     @extend_schema(
         summary="The item's PREMIS provenance events, oldest first",
         description="Curators also see their own events (notes, reviews) and those of versions hidden by review.",
-        responses={200: ProvenanceEventSerializer(many=True), **ERRORS_READ},
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: ProvenanceEventSerializer(many=True), **ERRORS_QUERY, **ERRORS_READ},
+        parameters=PAGE_PARAMETERS,
         filters=False,
     )
     @action(detail=True, methods=["get"], filter_backends=[])
@@ -346,11 +360,19 @@ def _add_note(request: Request, item: Item, version: Version | None, context: di
 
 # --- Versions and their files -----------------------------------------------------------------
 
-FILE_RESPONSES = {
-    (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes."),
-    304: OpenApiResponse(description="`If-None-Match` matched the ETag."),
-    **ERRORS_READ,
-}
+def _file_responses(media_types) -> dict:
+    """200 with each image type the endpoint may answer (the archive's formats), 304, 404."""
+    return {
+        **{(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes.")
+           for media_type in media_types},
+        304: OpenApiResponse(description="`If-None-Match` matched the ETag."),
+        **ERRORS_READ,
+    }
+
+
+# The archival file is in its own format (`mime_type`); thumbnails and access copies are JPEG.
+FILE_RESPONSES = _file_responses(sorted(mime for mime, _extension in imaging.FORMATS.values()))
+DISPLAY_RESPONSES = _file_responses(["image/jpeg"])
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match", str, OpenApiParameter.HEADER, required=False, description="ETag(s) the client holds."
 )
@@ -471,12 +493,12 @@ class VersionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         name = http.version_download_name(version, part=field.removesuffix("_file"))
         return self._stream(request, version, field, etag_source, "image/jpeg", name)
 
-    @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
+    @extend_schema(summary="Download the thumbnail JPEG", parameters=[IF_NONE_MATCH], responses=DISPLAY_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def thumbnail(self, request: Request, pk: str | None = None):
         return self._display(request, "thumbnail")
 
-    @extend_schema(summary="Download the access (display) JPEG", parameters=[IF_NONE_MATCH], responses=FILE_RESPONSES)
+    @extend_schema(summary="Download the access (display) JPEG", parameters=[IF_NONE_MATCH], responses=DISPLAY_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def access(self, request: Request, pk: str | None = None):
         return self._display(request, "access_file")
@@ -492,14 +514,7 @@ def _job_queryset() -> QuerySet[RestorationJob]:
 
 
 @extend_schema_view(
-    list=extend_schema(
-        summary="Restoration jobs, newest first (curators)",
-        parameters=[
-            OpenApiParameter("status", str, enum=JobStatus.values),
-            OpenApiParameter("task", str, enum=JobTask.values),
-            OpenApiParameter("item", int, description="Item id."),
-        ],
-    ),
+    list=extend_schema(summary="Restoration jobs, newest first (curators)", responses={200: JobSerializer(many=True), **ERRORS_QUERY}),
     retrieve=extend_schema(
         summary="One restoration job: status, progress, error, and its result version with the file URL",
         responses={200: JobSerializer, **ERRORS_READ},
@@ -512,7 +527,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     serializer_class = JobSerializer
     permission_classes = [JobPermissions]
     pagination_class = ArchivePagination
-    filterset_fields = ["status", "task", "item"]
+    filterset_class = JobFilter
     ordering_fields = ["created_at", "finished_at", "status", "id"]
     ordering = ["-created_at", "-id"]
 

@@ -10,13 +10,19 @@ the choice as layers. Every derivative is labelled from its provenance by
 "Restored by model restore-unet, weights 3f2a9c01d4e5…, on 2026-11-24; not the original",
 and the same sentence is repeated in the manifest's ``metadata``.
 
-Dublin Core fields go to ``metadata`` (``description`` also to ``summary``); ``rights`` goes to
-``requiredStatement``, and also to ``rights`` when it is a Creative Commons or
-RightsStatements.org URI (the only values the specification allows there).
+Dublin Core fields go to ``metadata`` (``description`` also to ``summary``). ``rights`` goes to
+``rights`` when it is a Creative Commons or RightsStatements.org URI, in the ``http://`` form the
+specification's schema accepts (``rights_uri``: ``https://`` and RightsStatements.org's
+``/page/`` forms are mapped to it), else to ``requiredStatement``: never both.
+
+Values a viewer would render as HTML (the specification: a value that starts with ``<`` and ends
+with ``>``) are published escaped inside a ``<span>``, so catalogue text is shown as written and
+never run as markup (``_html_safe``).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import quote
@@ -44,22 +50,47 @@ from restoration.core.models import DUBLIN_CORE_FIELDS, Collection, Item, Versio
 from . import image as iiif_image
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
-_RIGHTS_URI = re.compile(r"https?://(creativecommons\.org/(licenses|publicdomain)/|rightsstatements\.org/vocab/)\S+")
+# What the Presentation 3 schema accepts in ``rights`` (http:// only).
+_RIGHTS_URI = re.compile(
+    r"http://(creativecommons\.org/(licenses|publicdomain/mark)/|rightsstatements\.org/vocab/)[A-Za-z0-9._~/-]+"
+)
 # Catalogue values carry no language tag: IIIF's "none".
 NONE = "none"
 EN = "en"
 
 
-def is_rights_uri(value: str) -> bool:
-    return bool(value) and _RIGHTS_URI.fullmatch(value.strip()) is not None
+def rights_uri(value: str) -> str | None:
+    """``value`` as a URI the ``rights`` property accepts, else None.
+
+    Creative Commons and RightsStatements.org URIs are published under ``https://`` today, but
+    the specification's schema names their ``http://`` forms: ``https://`` is mapped to
+    ``http://``, and RightsStatements.org's human page (``/page/InC/1.0/?language=en``) to its
+    vocabulary URI (``/vocab/InC/1.0/``).
+    """
+    text = (value or "").strip()
+    if text.startswith("https://"):
+        text = "http://" + text.removeprefix("https://")
+    page = re.fullmatch(r"http://rightsstatements\.org/page/([A-Za-z-]+/[0-9.]+)/?(\?.*)?", text)
+    if page:
+        text = f"http://rightsstatements.org/vocab/{page.group(1)}/"
+    return text if _RIGHTS_URI.fullmatch(text) else None
 
 
 def _text(value: str, language: str = NONE) -> dict[str, list[str]]:
     return {language: [value]}
 
 
+def _html_safe(value: str) -> str:
+    """``value`` as a viewer will show it: text that would be taken for HTML (it starts with
+    ``<`` and ends with ``>``) is escaped inside a ``<span>``; other text is plain already."""
+    stripped = value.strip()
+    if stripped.startswith("<") and stripped.endswith(">"):
+        return f"<span>{html.escape(value, quote=False)}</span>"
+    return value
+
+
 def _pair(label: str, value: str) -> KeyValueString:
-    return KeyValueString(label=_text(label, EN), value=_text(value))
+    return KeyValueString(label=_text(label, EN), value=_text(_html_safe(value)))
 
 
 def manifest_url(item: Item, base: str) -> str:
@@ -132,11 +163,13 @@ def item_manifest(
 
     manifest = Manifest(id=manifest_id, label=_text(item.title or item.identifier), metadata=metadata)
     if item.description:
-        manifest.summary = _text(item.description)
+        manifest.summary = _text(_html_safe(item.description))
     if item.rights:
-        manifest.requiredStatement = _pair("Rights", item.rights)
-        if is_rights_uri(item.rights):
-            manifest.rights = item.rights.strip()
+        uri = rights_uri(item.rights)
+        if uri:
+            manifest.rights = uri
+        else:
+            manifest.requiredStatement = _pair("Rights", item.rights)
 
     canvas_source = sources[original.pk] if original else iiif_image.SourceInfo(1, 1, True, "")
     canvas_id = f"{manifest_id.removesuffix('/manifest.json')}/canvas/1"
@@ -195,7 +228,7 @@ def collection_document(collection: Collection, items: Iterable[Item], *, base: 
                for item in items],
     )
     if collection.description:
-        document.summary = _text(collection.description)
+        document.summary = _text(_html_safe(collection.description))
     return _as_dict(document)
 
 

@@ -243,7 +243,7 @@ def info(request: HttpRequest, version_id: int) -> HttpResponse:
     except FileNotFoundError:
         logger.error("IIIF: the stored file of version %s (%s) is missing", version.pk, version.file.name)
         return _error(404, "The stored file is missing.", public)
-    rights = version.item.rights if presentation.is_rights_uri(version.item.rights) else None
+    rights = presentation.rights_uri(version.item.rights)
     document = iiif_image.info_document(
         service_url(version.pk, interop.base_url(request)), source, limits(), tile=settings.IIIF_TILE_SIZE,
         rights=rights,
