@@ -89,7 +89,11 @@ class SecretMaskingFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        return mask_url_passwords(cleansed, self.cleansed_substitute) if isinstance(cleansed, str) else cleansed
+        if not isinstance(cleansed, str):
+            return cleansed
+        # str(): lazy strings (a JSONSerializableLazyObject from a setting) pass isinstance but
+        # not re.sub.
+        return mask_url_passwords(str(cleansed), self.cleansed_substitute)
 
     def get_traceback_frame_variables(self, request, tb_frame):
         # A local string, dict, list or tuple is cleansed as a setting without a name would be:

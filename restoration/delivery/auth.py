@@ -119,7 +119,7 @@ class TokenView(ObtainAuthToken):
             "address, or 50 of one account) every attempt, even with the right password, gets 429 until "
             "the cool-off (15 minutes by default) has passed."
         ),
-        auth=[],
+        auth=[{}],  # no credentials needed (the empty requirement)
         responses={
             200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
             400: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),

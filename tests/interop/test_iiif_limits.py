@@ -227,6 +227,8 @@ def test_remote_storage_reads_a_local_copy_of_the_access_copy(client, public_ver
     opened = []
 
     def no_path(self, name):
+        if not str(self.location).startswith(str(archive_dirs.media)):
+            return real_path(self, name)  # static files (WhiteNoise's finders) stay on disk
         raise NotImplementedError("remote storage")
 
     def open_by_stream(self, name, mode="rb"):  # what a remote storage does: a stream, no path
