@@ -271,21 +271,27 @@ def main(argv: list[str] | None = None) -> None:
               f"gunicorn workers: {args.gunicorn_workers}; requests per cell: {args.requests}")
         print("| server | clients | class | ok | errors | p50 ms | p95 ms | req/s |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for name, env, url in targets:
-            process = None
-            if url is None:
-                process, url = start_server(name, env, work, args.gunicorn_workers, work / f"{name}.log")
-            label = f"{name} ({args.gunicorn_workers} workers)" if name == "gunicorn" else name
-            # Warm-up, not measured: every gunicorn worker loads the URLs and opens its database
-            # connection on its first requests (no tiles: their cache would be warmed too).
-            drive(url, ["/api/", "/items/", "/api/items/"], args.gunicorn_workers, 4 * args.gunicorn_workers,
-                  random.Random(0))
-            try:
-                for concurrency, kind in itertools.product(concurrencies, CLASSES):
+        servers: list[tuple[str, str, subprocess.Popen | None]] = []
+        try:
+            # Every server is up for the whole run and the cells alternate between them, so the
+            # load of other work on the machine falls on both alike.
+            for name, env, url in targets:
+                process = None
+                if url is None:
+                    process, url = start_server(name, env, work, args.gunicorn_workers, work / f"{name}.log")
+                label = f"{name} ({args.gunicorn_workers} workers)" if name == "gunicorn" else name
+                servers.append((label, url, process))
+                # Warm-up, not measured: each gunicorn worker loads URLs and templates on its first
+                # requests (no tiles: their cache would be warmed too).
+                warm = [paths["browse"][0], paths["browse"][-1], paths["search"][0], paths["api"][0]]
+                drive(url, warm, args.gunicorn_workers, 8 * args.gunicorn_workers, random.Random(0))
+            for concurrency, kind in itertools.product(concurrencies, CLASSES):
+                for label, url, _process in servers:
                     rng = random.Random(f"{args.seed}:{concurrency}:{kind}")  # the same draws for each server
                     ok, errors, seconds = drive(url, paths[kind], concurrency, args.requests, rng)
                     print(Cell(label, concurrency, kind, ok, errors, seconds).row(), flush=True)
-            finally:
+        finally:
+            for _label, _url, process in servers:
                 if process is not None:
                     stop_server(process)
         print(f"load average after: {os.getloadavg()[0]:.2f}")

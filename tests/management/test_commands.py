@@ -290,8 +290,12 @@ def test_rundev_with_gunicorn_serves_from_several_workers_with_debug_off(dev_env
         rest, _ = process.communicate(timeout=60)
         output = "".join(seen) + rest.decode(errors="replace")
     finally:
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # a failed assertion: let rundev stop its children, then make sure
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
     assert process.returncode == 0, output
     assert not any(alive(int(pid)) for pid in web.stdout.split())
 
