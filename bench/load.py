@@ -67,7 +67,7 @@ class Cell:
     def row(self) -> str:
         lat = sorted(self.latencies_ms)
         p50 = statistics.median(lat) if lat else float("nan")
-        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else float("nan")
+        p95 = lat[round(0.95 * (len(lat) - 1))] if lat else float("nan")
         rate = len(lat) / self.seconds if self.seconds else float("nan")
         errors = ", ".join(f"{n} x {e}" for e, n in sorted(self.errors.items())) or "0"
         return (f"| {self.server} | {self.concurrency} | {self.kind} | {len(lat)} | {errors} | "

@@ -27,6 +27,10 @@ from tests.support import RED, WHITE, image_bytes, near, quadrants_bytes, upload
 pytestmark = pytest.mark.django_db
 
 
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def _stored_keys(version: Version) -> set[str]:
     return {f.name for f in (version.file, version.thumbnail, version.access_file) if f}
 
@@ -34,8 +38,7 @@ def _stored_keys(version: Version) -> set[str]:
 @pytest.fixture
 def public_original(s3_media, s3_ingest, public_collection):
     """A public item's original (400 x 300 quadrants PNG), stored in the bucket."""
-    original = s3_ingest("s3-quay", data=quadrants_bytes(400, 300), collection=public_collection, is_public=True)
-    return original
+    return s3_ingest("s3-quay", data=quadrants_bytes(400, 300), collection=public_collection, is_public=True)
 
 
 def test_an_api_upload_is_stored_in_the_bucket_and_nowhere_else(s3_media, curator_client, archive_dirs):
@@ -51,10 +54,10 @@ def test_an_api_upload_is_stored_in_the_bucket_and_nowhere_else(s3_media, curato
     assert archive_dirs.media_files() == [] and archive_dirs.upload_files() == []
 
     download = curator_client.get(f"/api/versions/{version.pk}/file/")
-    assert download.status_code == 200 and b"".join(download.streaming_content) == data
+    assert download.status_code == 200 and _body(download) == data
     thumbnail = curator_client.get(f"/api/versions/{version.pk}/thumbnail/")
     assert thumbnail.status_code == 200
-    assert b"".join(thumbnail.streaming_content) == s3_media.read(version.thumbnail.name)
+    assert _body(thumbnail) == s3_media.read(version.thumbnail.name)
 
 
 def test_a_derivative_made_by_the_worker_is_stored_beside_its_original_in_the_bucket(
@@ -74,8 +77,8 @@ def test_a_derivative_made_by_the_worker_is_stored_beside_its_original_in_the_bu
     stored = s3_media.read(derivative.file.name)
     assert hashlib.sha256(stored).hexdigest() == derivative.sha256
     assert s3_media.read(source.file.name) == data  # the original is untouched
-    labels_file = archive_dirs.work / "derivative.png"
     archive_dirs.work.mkdir(exist_ok=True)
+    labels_file = archive_dirs.work / "derivative.png"  # exiv2 reads a local file
     labels_file.write_bytes(stored)
     assert xmp.read_labels(labels_file)["Xmp.dc.source"] == "s3-plate"
     assert archive_dirs.media_files() == [] and archive_dirs.upload_files() == []  # temporary copies removed
@@ -90,10 +93,9 @@ def test_iiif_info_and_tiles_are_cut_from_the_stored_object(s3_media, public_ori
     bottom_right = client.get(f"/iiif/3/{public_original.pk}/200,150,200,150/max/0/default.jpg")
 
     assert top_left.status_code == bottom_right.status_code == 200
-    with Image.open(io.BytesIO(b"".join(top_left.streaming_content) if top_left.streaming else top_left.content)) as tile:
+    with Image.open(io.BytesIO(_body(top_left))) as tile:
         assert tile.size == (100, 75) and near(tile.convert("RGB").getpixel((50, 37)), RED)
-    body = b"".join(bottom_right.streaming_content) if bottom_right.streaming else bottom_right.content
-    with Image.open(io.BytesIO(body)) as tile:
+    with Image.open(io.BytesIO(_body(bottom_right))) as tile:
         assert tile.size == (200, 150) and near(tile.convert("RGB").getpixel((100, 75)), WHITE)
     assert archive_dirs.media_files() == [] and archive_dirs.upload_files() == []
 

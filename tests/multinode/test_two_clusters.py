@@ -118,7 +118,7 @@ def test_twenty_jobs_on_two_clusters_are_each_done_exactly_once(two_clusters, s3
 
     assert [job.status for job in finished] == [JobStatus.SUCCEEDED] * JOBS, [job.error for job in finished]
     assert [job.attempts for job in finished] == [1] * JOBS  # no job was started twice
-    for job, source in zip(finished, sources):
+    for job, source in zip(finished, sources, strict=True):
         versions = Version.objects.filter(item=source.item)
         assert sorted(versions.values_list("kind", flat=True)) == ["original", "restored"], job.pk
         assert versions.get(kind="restored").pk == job.result_version_id
