@@ -8,8 +8,9 @@ checkpoint through their environment (``start_cluster`` in tests/conftest.py, pl
 variables set here with ``monkeypatch.setenv``: the fixture passes the test process's
 environment on).
 
-With Redis, django-q2 hands each message to one worker (``BLPOP``) and never re-delivers it:
-exactly once rests on the job row's claim (queued -> running, one conditional UPDATE), and a job
+With Redis, django-q2 hands each message to one worker (``BLPOP``) and never re-delivers it;
+a message may still be sent twice (the reaper re-sends a queued job's message it takes for
+lost). Exactly once rests on the job row's claim (queued -> running, one conditional UPDATE), and a job
 whose worker machine died is the reaper's to re-queue (jobs/reaper.py, a django-q2 schedule run
 by whichever cluster's scheduler gets it first).
 """
@@ -25,6 +26,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from restoration import jobs
+from restoration.jobs import submission
 from restoration.models import EventOutcome, EventType, JobStatus, ProvenanceEvent, RestorationJob, Version
 from tests.support import Cluster, wait_for
 
@@ -113,7 +115,12 @@ def test_twenty_jobs_on_two_clusters_are_each_done_exactly_once(two_clusters, s3
     clusters = two_clusters()
     sources = [s3_ingest(f"two-clusters-{n}") for n in range(JOBS)]
 
-    job_ids = [jobs.submit_job(source.item, task="restore", params={}, user=curator).job.pk for source in sources]
+    job_ids = []
+    for source in sources:
+        job_ids.append(jobs.submit_job(source.item, task="restore", params={}, user=curator).job.pk)
+        # Every message twice in a row, so both clusters may take the same job at once (the
+        # reaper re-sends a queued job's message it takes for lost): one run may claim it.
+        submission.enqueue(job_ids[-1])
     finished = _wait_for_all(job_ids, clusters)
 
     assert [job.status for job in finished] == [JobStatus.SUCCEEDED] * JOBS, [job.error for job in finished]
@@ -137,11 +144,11 @@ def test_a_job_whose_worker_machine_is_killed_is_finished_by_the_other(two_clust
 
     from tests.support import image_bytes
 
-    # Slowed runners (tests/jobs/slow_qcluster.py): a 48 x 32 image in 16 px tiles takes seconds.
+    # Slowed runners (tests/jobs/slow_qcluster.py): a 64 x 48 image in 16 px tiles takes seconds.
     # A running job silent for 3 s is taken as dead (JOB_STALE_SECONDS): its live worker writes
     # a heartbeat with every tile, every 0.3 s.
     clusters = two_clusters(slow=True, JOB_STALE_SECONDS="3")
-    source = s3_ingest("killed-mid-job", data=image_bytes(size=(48, 32)))
+    source = s3_ingest("killed-mid-job", data=image_bytes(size=(64, 48)))
     job = jobs.submit_job(source.item, task="restore", params={"tile": 16}, user=curator).job
 
     running = wait_for(job.pk, clusters[0], lambda j: j.status == JobStatus.RUNNING and j.progress > 0)
