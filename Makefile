@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 # The install is redone only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint-imports install venv migrate clean
+.PHONY: run serve-prod test test-fast lint-imports install venv migrate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,prod]"
 	# iiif-prezi3 without its Pillow<=12.0.0 pin (see the comment in pyproject.toml).
 	$(PY) -m pip install --quiet --no-deps "iiif-prezi3==3.1.1"
 	touch $(STAMP)
@@ -26,6 +26,15 @@ migrate: install
 run: migrate
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py rundev --addr 127.0.0.1:8000
+
+# The production recipe on one machine (docs/deploy.md): debug off, static files collected,
+# gunicorn with WEB_WORKERS processes and one qcluster; Ctrl-C stops both. Set
+# DJANGO_ALLOWED_HOSTS (and DATABASE_URL, Q_REDIS_URL, ARCHIVE_STORAGE) for a real server.
+WEB_WORKERS ?= 4
+ADDR ?= 127.0.0.1:8000
+serve-prod: migrate
+	DJANGO_DEBUG=false $(PY) manage.py collectstatic --noinput --verbosity 0
+	DJANGO_DEBUG=false $(PY) manage.py rundev --gunicorn $(WEB_WORKERS) --addr $(ADDR)
 
 # The layer contracts (pyproject.toml, [tool.importlinter]; docs/dev/architecture.md).
 lint-imports: install

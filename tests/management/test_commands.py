@@ -10,6 +10,8 @@ import socket
 import stat
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -260,6 +262,44 @@ def test_rundev_serves_and_stops_both_on_sigterm(dev_env):
     assert "[web]" in output and "[worker]" in output and "[long-worker]" in output
     assert output.count("has stopped") == 2  # django-q2 shut its workers down itself, within the grace period
     assert not any(alive(int(pid)) for pid in children)
+
+
+@pytest.mark.slow
+def test_rundev_with_gunicorn_serves_from_several_workers_with_debug_off(dev_env):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "rundev", "--gunicorn", "2", "--addr", f"127.0.0.1:{port}", "--grace", "5"],
+        cwd=settings.BASE_DIR, env={**dev_env, "DJANGO_DEBUG": "false"}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, bufsize=0,
+    )
+    seen: list[str] = []
+    try:
+        def both_booted(_line: str) -> bool:
+            return sum(line.startswith("[web]") and "Booting worker" in line for line in seen) >= 2
+
+        assert _read_until(process, both_booted, seen), "".join(seen)
+        assert _read_until(process, lambda line: line.startswith("[worker]") and "running" in line, seen), "".join(seen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/", timeout=30) as response:
+            assert response.status == 200
+        try:  # debug off: an unknown URL gets the plain 404, not the technical page
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=30)
+        except urllib.error.HTTPError as err:
+            assert err.code == 404 and b"URLconf" not in err.read()
+        web = subprocess.run(["pgrep", "-f", "--", f"-m gunicorn .*127.0.0.1:{port}"], capture_output=True, text=True)
+        assert len(web.stdout.split()) == 3  # the master and its two workers
+
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=60)
+        output = "".join(seen) + rest.decode(errors="replace")
+    finally:
+        if process.poll() is None:  # a failed assertion: let rundev stop its children, then make sure
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert process.returncode == 0, output
+    assert not any(alive(int(pid)) for pid in web.stdout.split())
 
 
 @pytest.mark.slow

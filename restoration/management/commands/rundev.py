@@ -2,6 +2,9 @@
 cluster for the default queue and, unless ``JOB_LONG_WORK`` is 0, one for the long jobs
 (``Q_QUEUE=long``), so a long job never holds the short ones.
 
+With ``--gunicorn N`` the web server is gunicorn with N worker processes instead of
+``runserver``: the production recipe on one machine (``make serve-prod``, docs/deploy.md).
+
 Both run as child processes, each in its own process group, with their output forwarded line by
 line under a ``[web]`` / ``[worker]`` prefix. Ctrl-C or SIGTERM stops both (SIGTERM to each
 group, SIGKILL after a grace period); if either exits on its own, the other is stopped and the
@@ -121,10 +124,18 @@ class Command(BaseCommand):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address and port of the web server.")
         parser.add_argument("--reload", action="store_true", help="Restart the web server when code changes.")
         parser.add_argument("--grace", type=float, default=10.0, help="Seconds to wait for a clean stop.")
+        parser.add_argument("--gunicorn", type=int, default=0, metavar="WORKERS",
+                            help="Serve with gunicorn and this many worker processes instead of runserver.")
 
-    def handle(self, *args, addr: str, reload: bool, grace: float, **options) -> None:
+    def handle(self, *args, addr: str, reload: bool, grace: float, gunicorn: int, **options) -> None:
         manage = str(Path(settings.BASE_DIR) / "manage.py")
-        web = [sys.executable, manage, "runserver", addr, *([] if reload else ["--noreload"])]
+        if gunicorn > 0:
+            # --timeout: a large upload or an uncached IIIF cut of a big image may take a while.
+            web = [sys.executable, "-m", "gunicorn", settings.WSGI_APPLICATION.rsplit(".", 1)[0],
+                   "--workers", str(gunicorn), "--bind", addr, "--timeout", "120",
+                   "--chdir", str(settings.BASE_DIR), *(["--reload"] if reload else [])]
+        else:
+            web = [sys.executable, manage, "runserver", addr, *([] if reload else ["--noreload"])]
         worker = [sys.executable, manage, "qcluster"]
         commands = {"web": web, "worker": worker}
         if settings.JOB_LONG_WORK > 0:
