@@ -26,7 +26,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import ListView
@@ -41,7 +41,7 @@ from restoration.core.models import (
     Version,
 )
 
-from . import display
+from . import display, viewer
 from .forms import ItemFilterForm, QueueJobForm
 
 logger = logging.getLogger(__name__)
@@ -137,36 +137,6 @@ def _dublin_core(item: Item) -> list[tuple[str, str]]:
     ]
 
 
-def _alt_text(item: Item, shown: display.ShownVersion) -> str:
-    name = item.title or item.identifier
-    if shown.version.is_original:
-        return f"Original scan of {name}"
-    return f"{shown.version.get_kind_display()} version of {name}. {shown.ai_label}"
-
-
-def _viewer_config(item: Item, versions: list[display.ShownVersion], compare: display.ShownVersion | None) -> dict:
-    """What viewer.js needs: each version's size, access copy, IIIF service and label."""
-    iiif = f"{get_script_prefix()}iiif/3/"
-    original = next((s for s in versions if s.version.is_original), None)
-    return {
-        "original": original.version.pk if original else None,
-        "compare": compare.version.pk if compare else None,
-        "versions": {
-            str(shown.version.pk): {
-                "id": shown.version.pk,
-                "kind": shown.version.get_kind_display(),
-                "width": shown.version.width,
-                "height": shown.version.height,
-                "access": reverse("version-access", args=[shown.version.pk]) if shown.version.access_file else None,
-                "iiif": f"{iiif}{shown.version.pk}",
-                "label": shown.ai_label,
-                "alt": _alt_text(item, shown),
-            }
-            for shown in versions
-        },
-    }
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("Accept", "").startswith("application/json")
 
@@ -244,8 +214,8 @@ class ItemView(View):
                 status: int = 200) -> HttpResponse:
         user = request.user
         versions = display.shown_versions(item)
-        derivatives = [s for s in versions if not s.version.is_original]
-        compare = _chosen(derivatives, request.GET.get("compare"))
+        derivatives = viewer.comparable(versions)
+        compare = viewer.opening(derivatives, request.GET.get("compare"))
         context: dict[str, Any] = {
             "item": item,
             "dublin_core": _dublin_core(item),
@@ -253,7 +223,7 @@ class ItemView(View):
             "original": next((s for s in versions if s.version.is_original), None),
             "derivatives": derivatives,
             "compare": compare,
-            "viewer_config": _viewer_config(item, versions, compare),
+            "viewer_config": viewer.config(item, versions, compare),
             "timeline": display.timeline(item),
             "can_queue": user.has_perm(QUEUE_PERMISSION),
         }
@@ -268,17 +238,6 @@ class ItemView(View):
             recent = list(RestorationJob.objects.filter(item=item).order_by("-created_at", "-id")[:RECENT_JOBS])
             context["jobs"] = [(job, _job_json(job)) for job in recent]
         return render(request, self.template_name, context, status=status)
-
-
-def _chosen(derivatives: list[display.ShownVersion], asked: str | None) -> display.ShownVersion | None:
-    """The derivative to compare with: the one asked for, else the preferred one, else the newest."""
-    if not derivatives:
-        return None
-    if asked and asked.isdigit():
-        for shown in derivatives:
-            if shown.version.pk == int(asked):
-                return shown
-    return next((s for s in derivatives if s.version.is_preferred), derivatives[-1])
 
 
 # The reference picker lists at most this many versions (newest first): a page, not an export.
