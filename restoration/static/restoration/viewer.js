@@ -88,16 +88,20 @@
       const pane = element.closest(".viewer-pane");
       pane.dataset.iiif = viewer.fellBack ? "unavailable" : "available";
       pane.dataset.opened = String(viewer.wantedVersion ? viewer.wantedVersion.id : "");
-      const leader = viewers.before;
-      if (leader && viewer !== leader && leader.world.getItemCount()) follow(leader, viewer, true);
+      const reference = viewer === viewers.before ? firstOther(viewer) : viewers.before;
+      if (reference && reference.world.getItemCount()) copyView(reference, [viewer]);
       showZoom();
     });
-    viewer.addHandler("zoom", () => sync(viewer));
-    viewer.addHandler("pan", () => sync(viewer));
-    viewer.addHandler("animation-finish", () => {
-      sync(viewer, true);
-      showZoom();
-    });
+    // The viewer the visitor works with leads; the others copy its view on every frame.
+    for (const name of ["canvas-press", "canvas-scroll", "canvas-key", "canvas-double-click", "canvas-pinch"]) {
+      viewer.addHandler(name, () => { leader = viewer; });
+    }
+    for (const name of ["viewport-change", "animation", "animation-finish"]) {
+      viewer.addHandler(name, () => {
+        if (viewer === leader) copyView(viewer);
+      });
+    }
+    viewer.addHandler("resize", () => copyView(viewers.before));
     return viewer;
   }
 
@@ -112,32 +116,29 @@
 
   // --- Register ---------------------------------------------------------------------------------
 
-  let syncing = false;
+  let leader = null;
 
-  function follow(leader, viewer, immediately) {
-    viewer.viewport.zoomTo(leader.viewport.getZoom(), null, immediately);
-    viewer.viewport.panTo(leader.viewport.getCenter(), immediately);
+  function firstOther(viewer) {
+    return Object.values(viewers).find((other) => other && other !== viewer && other.world.getItemCount()) || null;
   }
 
-  // Copy ``leader``'s target zoom and centre to the other viewers (they animate alongside; at the
-  // end of an animation the current values are copied at once, so they end exactly in register).
-  function sync(leader, immediately) {
-    if (syncing || !leader.world.getItemCount()) return;
-    syncing = true;
-    try {
-      for (const viewer of Object.values(viewers)) {
-        if (viewer && viewer !== leader && viewer.world.getItemCount()) follow(leader, viewer, Boolean(immediately));
-      }
-    } finally {
-      syncing = false;
+  // Give ``targets`` (default: every other open viewer) the current view of ``from``, at once.
+  // The panes are the same size, and the world of each is its image's width, so equal bounds are
+  // the same pixels of the original and of the derivative.
+  function copyView(from, targets) {
+    if (!from || !from.world.getItemCount()) return;
+    const bounds = from.viewport.getBounds(true);
+    for (const viewer of targets || Object.values(viewers)) {
+      if (viewer && viewer !== from && viewer.world.getItemCount()) viewer.viewport.fitBounds(bounds, true);
     }
     showZoom();
   }
 
   function showZoom() {
+    if (!viewers.before) return;
     const viewport = viewers.before.viewport;
     const home = viewport.getHomeZoom();
-    const ratio = home > 0 ? viewport.getZoom() / home : 1;
+    const ratio = home > 0 ? viewport.getZoom(true) / home : 1;
     stage.dataset.zoom = String(Math.round(ratio * 100) / 100);
     if (zoomOutput) zoomOutput.textContent = "×" + ratio.toFixed(1);
   }
@@ -145,14 +146,15 @@
   // --- Zoom by buttons and keys -----------------------------------------------------------------
 
   function zoom(action) {
-    const viewport = viewers.before.viewport;
+    leader = viewers.before;
+    const viewport = leader.viewport;
     if (action === "in") viewport.zoomBy(ZOOM_STEP);
     else if (action === "out") viewport.zoomBy(1 / ZOOM_STEP);
     else viewport.goHome();
     viewport.applyConstraints();
   }
 
-  document.querySelectorAll("[data-zoom]").forEach((button) => {
+  document.querySelectorAll("button[data-zoom]").forEach((button) => {
     button.addEventListener("click", () => zoom(button.dataset.zoom));
   });
 
