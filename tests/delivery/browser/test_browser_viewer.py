@@ -211,7 +211,7 @@ def _pixel(page, x: float, y: float) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
-def test_the_mask_toggle_overlays_the_damage_mask_of_a_restored_version(pages, restored_item, curator):
+def test_the_mask_toggle_overlays_the_damage_mask_of_a_restored_version(pages, restored_item, curator, screenshot_dir):
     original, restored = restored_item
     mask = services.add_derivative(
         original, io.BytesIO(_mask_png(SIZE)), kind=VersionKind.DAMAGE_MASK, filename="HP-001-damage-mask.png",
@@ -225,7 +225,7 @@ def test_the_mask_toggle_overlays_the_damage_mask_of_a_restored_version(pages, r
     page.focus("#viewer-divider")
     page.keyboard.press("Home")  # the derivative over the whole stage
     settle(page, "before", "after")
-    plain = {x: _pixel(page, x, 0.5) for x in (0.3, 0.7)}
+    plain = {x: _pixel(page, x, 0.5) for x in (0.05, 0.3, 0.7)}
 
     page.check("#viewer-mask")
     page.wait_for_function(OPENED, arg=["before", "after", "mask"])
@@ -234,9 +234,13 @@ def test_the_mask_toggle_overlays_the_damage_mask_of_a_restored_version(pages, r
     assert source.endswith(f"/iiif/3/{mask.pk}")
     settle(page, "before", "after", "mask")
     assert_in_register(page, "before", "after", "mask")
-    shown = {x: _pixel(page, x, 0.5) for x in (0.3, 0.7)}
+    shown = {x: _pixel(page, x, 0.5) for x in (0.05, 0.3, 0.7)}
+    assert np.abs(shown[0.05] - BACKGROUND).max() < 3  # no image there (the stage is wider): no tint
     assert np.abs(shown[0.3] - plain[0.3]).max() < 6  # not repainted: unchanged
     assert shown[0.7][0] - plain[0.7][0] > 40 and shown[0.7][0] - shown[0.7][1] > 60  # repainted: tinted red
+    page.focus("#viewer-divider")
+    page.keyboard.press("PageUp")  # the divider at 10%: the mask is clipped with the derivative
+    page.screenshot(path=str(screenshot_dir / "viewer_mask_1366.png"))
 
     # Zoomed, the mask stays on the pixels it marks.
     zoom_in_three_steps(page)
