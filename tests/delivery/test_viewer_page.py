@@ -14,10 +14,17 @@ from django.urls import reverse
 from restoration.core import services
 from restoration.delivery.pages import display, viewer
 from restoration.models import VersionKind
-from tests.delivery.test_pages import add_restored, archive  # noqa: F401 (fixture)
+from tests.delivery import test_pages
+from tests.delivery.test_pages import add_restored
 from tests.support import image_bytes
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def archive(ingest_item, public_collection, private_collection, curator):
+    """The item pages' archive (tests/delivery/test_pages.py): pub-1 has a restored version."""
+    return test_pages.archive.__wrapped__(ingest_item, public_collection, private_collection, curator)
 
 
 def add_mask(restored, *, user=None, data: bytes | None = None):
@@ -31,7 +38,7 @@ def add_mask(restored, *, user=None, data: bytes | None = None):
 
 
 def config_of(body: str) -> dict:
-    return json.loads(re.search(r'<script id="viewer-config" type="application/json">(.*?)</script>', body, re.S).group(1))
+    return json.loads(re.search(r'<script id="viewer-config" type="application/json">(.*?)</script>', body, re.DOTALL).group(1))
 
 
 def page(client, identifier: str, **query) -> str:

@@ -19,7 +19,6 @@ from restoration.core import services
 from restoration.models import Collection, VersionKind
 from tests.delivery.test_pages import add_restored
 
-from .conftest import ROOT
 from .test_browser_pages import ingest, made_up_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
