@@ -17,7 +17,7 @@ from PIL import Image
 
 from restoration import jobs
 from restoration.jobs import engine
-from restoration.models import EventObject, JobStatus, Version, VersionKind
+from restoration.models import EventObject, JobStatus, RestorationJob, Version, VersionKind
 from tests.support import stored_path
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +107,16 @@ def test_the_api_queues_a_restore_with_repair_damage(gan_settings, original, cur
     response = curator_client.post(f"/api/items/{source.item.pk}/jobs/",
                                    {"task": "restore", "params": {"repair_damage": "on"}}, format="json")
     assert response.status_code == 400 and "repair_damage" in response.content.decode()
+
+
+def test_the_item_page_form_offers_repair_damage_as_a_checkbox(gan_settings, original, curator, client, enqueued):
+    source = original(identifier="FORM-1")
+    client.force_login(curator)
+    url = f"/items/{source.item.identifier}/"
+    body = client.get(url).content.decode()
+    assert 'type="checkbox" name="restore-repair_damage"' in body
+    response = client.post(url, {"task": "restore", "source_version": source.pk, "restore-repair_damage": "on"})
+    assert response.status_code == 303
+    unchecked = client.post(url, {"task": "restore", "source_version": source.pk})
+    assert unchecked.status_code == 303
+    assert sorted(job.params["repair_damage"] for job in RestorationJob.objects.all()) == [False, True]
