@@ -185,6 +185,16 @@
     divider.addEventListener("pointermove", (event) => {
       if (divider.hasPointerCapture(event.pointerId)) dividerTo(event.clientX);
     });
+    // The wheel over the divider zooms as it does over the image (at the divider's line).
+    divider.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      leader = viewers.before;
+      const viewport = leader.viewport;
+      const box = leader.container.getBoundingClientRect();
+      const at = viewport.pointFromPixel(new OpenSeadragon.Point(event.clientX - box.left, event.clientY - box.top));
+      viewport.zoomBy(event.deltaY < 0 ? common.zoomPerScroll : 1 / common.zoomPerScroll, at);
+      viewport.applyConstraints();
+    }, { passive: false });
     divider.addEventListener("keydown", (event) => {
       const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
       if (event.key in steps) setDivider(Math.round(state.divider) + steps[event.key]);

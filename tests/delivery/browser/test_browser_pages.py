@@ -237,7 +237,8 @@ def test_a_curator_compares_queues_a_restoration_and_watches_it_finish(
 
     # Zoom in and out by the wheel; both panes stay in register (tests/delivery/browser/test_browser_viewer.py).
     box = page.locator("#viewer-stage").bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+    page.mouse.wheel(0, -400)
     page.mouse.wheel(0, -400)
     page.wait_for_function("() => Number(document.getElementById('viewer-stage').dataset.zoom) > 1.5")
     page.click("[data-zoom=fit]")

@@ -115,6 +115,17 @@ def test_three_zoom_steps_keep_the_image_in_the_centre_and_both_panes_in_registe
     settle(page, "before", "after")
     assert_in_register(page, "before", "after")
 
+    # The wheel over the divider zooms too (it lies over the image).
+    handle = page.locator("#viewer-divider").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] * 0.3)
+    page.mouse.wheel(0, 200)
+    page.wait_for_function("() => Number(document.getElementById('viewer-stage').dataset.zoom) < 3")
+    settle(page, "before", "after")
+    page.click("[data-zoom=fit]")
+    zoom_in_three_steps(page)
+    settle(page, "before", "after")
+    assert_in_register(page, "before", "after")
+
     # Pan by dragging the image (the derivative's side of the divider): both follow.
     box = page.locator("#viewer-stage").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.5)
