@@ -230,6 +230,7 @@
     if (!state.mask) return;
     if (!viewers.mask) {
       viewers.mask = makeViewer(maskLayer, { mouseNavEnabled: false, keyboardNavEnabled: false });
+      viewers.mask.canvas.tabIndex = -1; // an overlay, not a third image to tab to
     }
     if (viewers.mask.wantedVersion !== mask) {
       viewers.mask.wantedVersion = mask;

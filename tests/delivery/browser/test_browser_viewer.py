@@ -277,3 +277,7 @@ def test_a_look_at_the_zoomed_viewer(pages, restored_item, screenshot_dir):
     page.screenshot(path=str(path))
     with Image.open(path) as shot:
         assert shot.size == (1366, 900)
+    page.check("input[name=viewer-mode][value=side]")
+    settle(page, "before", "after")
+    assert_in_register(page, "before", "after")
+    page.screenshot(path=str(screenshot_dir / "viewer_side_1366.png"))
