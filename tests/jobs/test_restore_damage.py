@@ -120,3 +120,23 @@ def test_the_item_page_form_offers_repair_damage_as_a_checkbox(gan_settings, ori
     unchecked = client.post(url, {"task": "restore", "source_version": source.pk})
     assert unchecked.status_code == 303
     assert sorted(job.params["repair_damage"] for job in RestorationJob.objects.all()) == [False, True]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_stores_the_damage_mask_beside_the_result(start_cluster, ingest_item, curator_client):
+    """The same through the API and a real ``qcluster`` (as tests/jobs/test_jobs_worker.py runs jobs)."""
+    from tests.support import wait_for
+
+    source = ingest_item("scratched-plate")
+    cluster = start_cluster()
+    response = curator_client.post(f"/api/items/{source.item_id}/jobs/",
+                                   {"task": "restore", "params": {"repair_damage": True}}, format="json")
+    assert response.status_code == 202, response.content
+    job = wait_for(response.json()["id"], cluster, lambda j: j.status not in (JobStatus.QUEUED, JobStatus.RUNNING))
+    assert job.status == JobStatus.SUCCEEDED, (job.error, cluster.output())
+    mask = Version.objects.get(item_id=source.item_id, kind=VersionKind.DAMAGE_MASK)
+    event = EventObject.objects.get(version=mask, role=EventObject.Role.OUTCOME, event__event_type="modification").event
+    assert event.detail["companion_of"] == job.result_version_id
+    with Image.open(stored_path(mask)) as image:
+        assert image.mode == "L" and image.size == (source.width, source.height)
