@@ -101,7 +101,16 @@
         if (viewer === leader) copyView(viewer);
       });
     }
-    viewer.addHandler("resize", () => copyView(viewers.before));
+    // A new size (window, phone turned, side by side): the view is kept, no smaller than the
+    // image fits, and the original's is given to the others. OpenSeadragon sets its own zoom after
+    // "after-resize", so the constraint waits for the "viewport-change" of the same frame.
+    viewer.addHandler("after-resize", () => { viewer.resized = true; });
+    viewer.addHandler("viewport-change", () => {
+      if (!viewer.resized) return;
+      viewer.resized = false;
+      viewer.viewport.applyConstraints(true);
+      copyView(viewers.before);
+    });
     return viewer;
   }
 
