@@ -17,7 +17,13 @@ from PIL import Image
 
 from restoration import jobs
 from restoration.jobs import engine
-from restoration.models import EventObject, JobStatus, RestorationJob, Version, VersionKind
+from restoration.models import (
+    EventObject,
+    JobStatus,
+    RestorationJob,
+    Version,
+    VersionKind,
+)
 from tests.support import stored_path
 
 pytestmark = pytest.mark.django_db
