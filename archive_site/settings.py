@@ -295,6 +295,8 @@ GAN_WEIGHTS = {
     for key in (
         "restore", "colorize", "style",
         "upscale_x2_faithful", "upscale_x2_gan", "upscale_x4_faithful", "upscale_x4_gan",
+        # restore's damage stage (repair_damage): gan_engine's shipped detector and inpainter.
+        "damage_detector", "damage_inpainter",
     )
 }
 # The feature network of the style method "optimize": a torchvision VGG19 state dict, else (unset)

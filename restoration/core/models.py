@@ -189,6 +189,8 @@ class VersionKind(models.TextChoices):
     COLORIZED = "colorized", "Colorized"
     UPSCALED = "upscaled", "Upscaled"
     STYLED = "styled", "Styled"
+    # A companion of a restored version: the pixels its damage stage repainted (255 = repainted).
+    DAMAGE_MASK = "damage_mask", "Damage mask"
 
 
 class WriteOnceFieldFile(models.fields.files.FieldFile):

@@ -623,8 +623,8 @@ def set_preferred_version(version: Version, *, user) -> Version:
     """Makes ``version`` its item's preferred version (the one shown first), clearing the previous.
 
     Records a ``metadata modification`` event with the old and new preferred version ids; does
-    nothing when ``version`` is already the preferred one. A rejected or withdrawn derivative
-    cannot be preferred: ``ReviewError`` (code ``not_preferable``).
+    nothing when ``version`` is already the preferred one. A rejected or withdrawn derivative, or
+    a damage mask, cannot be preferred: ``ReviewError`` (code ``not_preferable``).
     """
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=version.item_id)
@@ -633,6 +633,12 @@ def set_preferred_version(version: Version, *, user) -> Version:
             raise ReviewError(
                 "not_preferable",
                 f"Version {version.pk} is {status}: a rejected or withdrawn version cannot be the preferred one.",
+                field="version",
+            )
+        if version.kind == VersionKind.DAMAGE_MASK:
+            # A mask is a map of where the damage was, not a picture of the item.
+            raise ReviewError(
+                "not_preferable", f"Version {version.pk} is a damage mask: it cannot be the preferred version.",
                 field="version",
             )
         previous = (

@@ -42,10 +42,14 @@ class ParameterError(ValueError):
 class Param:
     """One parameter of a task: its type, default and bounds.
 
-    ``kind`` is ``int``, ``float`` or ``str``; a ``str`` parameter takes one of its ``choices``.
+    ``kind`` is ``int``, ``float``, ``str`` or ``bool``; a ``str`` parameter takes one of its
+    ``choices``; a ``bool`` one takes only JSON ``true`` / ``false`` (never 0, 1 or "yes").
     ``in_recipe`` is False for parameters that change how the work is done but not its result
     (the tile size: tiled inference equals untiled inference, gan_engine tests it); those are
     left out of the recipe key, so a different tile size reuses an existing result.
+    ``recipe_at_default`` False leaves the parameter out of the recipe while it has its default
+    value: for a parameter added to a task after jobs were recorded (restore's
+    ``repair_damage``), so the recipe keys of the jobs made without it stay what they were.
     ``required`` makes the parameter mandatory for every request of the task; a requirement that
     depends on another parameter (style's reference) is checked by the task's cross-check.
     ``reference`` marks an ``int`` parameter whose value is the id of another version (of this
@@ -54,7 +58,7 @@ class Param:
     """
 
     name: str
-    kind: type  # int, float or str
+    kind: type  # int, float, str or bool
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
@@ -62,11 +66,16 @@ class Param:
     required: bool = False
     in_recipe: bool = True
     reference: bool = False
+    recipe_at_default: bool = True
     help: str = ""
 
     def clean(self, value: Any) -> Any:
         if self.kind is str:
             return self._clean_str(value)
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ParameterError(self.name, f"{self.name} must be true or false, not {value!r}.")
+            return value
         # bool is an int to Python; as a parameter it is a mistake.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(self.name, f"{self.name} must be a number, not {value!r}.")
@@ -99,7 +108,7 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         """This parameter as an OpenAPI 3 schema (the API's documentation of ``params``)."""
-        out: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[self.kind]}
+        out: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string", bool: "boolean"}[self.kind]}
         if self.choices:
             out["enum"] = list(self.choices)
         if self.minimum is not None:
@@ -156,7 +165,11 @@ def validate(task: TaskDefinition, params: Mapping[str, Any] | None) -> dict[str
 
 def recipe_params(task: TaskDefinition, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters that decide the result (those in the recipe key)."""
-    return {p.name: params.get(p.name) for p in task.params if p.in_recipe}
+    return {
+        p.name: params.get(p.name)
+        for p in task.params
+        if p.in_recipe and (p.recipe_at_default or params.get(p.name, p.default) != p.default)
+    }
 
 
 def references(task: TaskDefinition, params: Mapping[str, Any] | None) -> dict[str, int]:

@@ -24,7 +24,7 @@ class WeightsChanged(Exception):
 
 
 # (task, weights path, device setting) -> (weights sha256, loaded model), per worker process.
-_MODELS: dict[tuple[str, str, str], tuple[str, Any]] = {}
+_MODELS: dict[tuple[str, str, str, str], tuple[str, Any]] = {}
 _torch_configured = False
 
 
@@ -41,11 +41,12 @@ def configure_torch() -> None:
     log.info("torch %s in this worker process: %d threads", torch.__version__, torch.get_num_threads())
 
 
-def cached_model(weights, load: Callable[[], Any]) -> tuple[Any, float]:
+def cached_model(weights, load: Callable[[], Any], *, variant: str = "") -> tuple[Any, float]:
     """The process's model for these weights (``load()`` now if needed: a Restorer, Upscaler,
     Colorizer or Stylizer, which all expose ``.card``) and the seconds loading took. Reloaded only
-    when the weights' checksum changes."""
-    key = (weights.task, str(weights.path), settings.GAN_DEVICE)
+    when the weights' checksum changes. ``variant`` keeps apart models built differently from
+    the same weights (a Restorer with the damage stage and one without)."""
+    key = (weights.task, str(weights.path), settings.GAN_DEVICE, variant)
     cached = _MODELS.get(key)
     if cached is not None and cached[0] == weights.sha256:
         return cached[1], 0.0

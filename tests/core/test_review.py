@@ -131,6 +131,18 @@ def test_a_rejected_version_cannot_be_preferred(public_pair, curator):
     assert Version.objects.get(pk=derivative.pk).is_preferred
 
 
+def test_a_damage_mask_cannot_be_preferred(public_pair, curator):
+    original, _ = public_pair
+    mask = derive(original, curator, kind="damage_mask")
+    services.review_version(mask, "accepted", user=curator)
+
+    with pytest.raises(services.ReviewError) as refused:
+        services.set_preferred_version(mask, user=curator)
+
+    assert refused.value.code == "not_preferable"
+    assert Version.objects.get(pk=original.pk).is_preferred and not Version.objects.get(pk=mask.pk).is_preferred
+
+
 def test_a_review_moves_the_items_datestamp_for_harvesters(public_pair, curator):
     original, derivative = public_pair
     before = original.item.updated_at

@@ -55,7 +55,7 @@ def test_queue_returns_202_and_the_job(item, curator_client, enqueued):
     assert response["Location"] == body["url"] == f"http://testserver/api/jobs/{job.pk}/"
     assert body["status"] == "queued" and body["task"] == "restore" and body["progress"] == 0
     assert body["source_version"] == item.versions.get().pk and body["item_identifier"] == "plate-7"
-    assert body["params"] == {"tile": None, "strength": 0.75, "seed": 0}
+    assert body["params"] == {"tile": None, "strength": 0.75, "repair_damage": False, "seed": 0}
     assert body["requested_by"] == "curator" and body["result_version"] is None
     assert body["cancel_url"] == f"http://testserver/api/jobs/{job.pk}/cancel/"
     assert enqueued == [job.pk]

@@ -229,7 +229,8 @@ def test_the_item_page_shows_metadata_versions_and_provenance(client, archive, c
     assert "Implementer:</span> Archive staff" in body  # a role for visitors, never the login name
 
 
-def test_the_viewer_compares_the_original_with_a_derivative(client, archive):
+def test_the_viewer_compares_the_original_with_a_derivative(client, archive, curator):
+    services.set_preferred_version(archive["restored"], user=curator)
     response = client.get(page_url("pub-1"))
     body = response.content.decode()
     page = parsed(response)
@@ -237,8 +238,9 @@ def test_the_viewer_compares_the_original_with_a_derivative(client, archive):
     assert slider["tabindex"] == "0" and slider["aria-valuenow"] == "50"
     assert slider["aria-valuemin"] == "0" and slider["aria-valuemax"] == "100" and slider.get("aria-label")
     assert 'id="viewer-config"' in body and "restoration/viewer.js" in body
-    assert f'src="/api/versions/{archive["harbour"].pk}/access/"' in body
-    assert f'src="/api/versions/{archive["restored"].pk}/access/"' in body
+    assert "vendor/openseadragon/openseadragon.min.js" in body  # served here, no CDN
+    assert f'/iiif/3/{archive["harbour"].pk}/info.json' in body and f'/iiif/3/{archive["restored"].pk}/info.json' in body
+    assert f'src="/api/versions/{archive["harbour"].pk}/access/"' in body  # without scripts: the access copy
     assert all(img.get("alt", "").strip() for img in page.images)
     assert 'name="viewer-mode" value="side"' in body  # side by side as the alternative
 
@@ -247,7 +249,8 @@ def test_compare_chooses_the_derivative(client, archive, curator):
     second = add_restored(archive["harbour"], kind="colorized", user=curator, model="colour-model")
     body = client.get(page_url("pub-1"), {"compare": archive["restored"].pk}).content.decode()
     assert f'data-version="{archive["restored"].pk}"' in body
-    body = client.get(page_url("pub-1")).content.decode()  # default: the newest derivative
+    services.set_preferred_version(second, user=curator)
+    body = client.get(page_url("pub-1")).content.decode()  # default: the preferred derivative
     assert f'data-version="{second.pk}"' in body and "Colorized by model colour-model" in body
     body = client.get(page_url("pub-1"), {"compare": "junk"}).content.decode()
     assert f'data-version="{second.pk}"' in body

@@ -53,7 +53,7 @@ def test_submit_queues_one_job_sent_after_commit(
     assert submission.created and not submission.reused
     assert len(callbacks) == 1 and sent == [job.pk]
     assert (job.status, job.source_version, job.requested_by, job.attempts) == (JobStatus.QUEUED, source, curator, 0)
-    assert job.params == {"tile": None, "strength": 1.0, "seed": 0}
+    assert job.params == {"tile": None, "strength": 1.0, "repair_damage": False, "seed": 0}
     assert job.weights_sha256 == engine.weights_info("restore").sha256 and len(job.recipe_key) == 64
 
 

@@ -177,7 +177,7 @@ def test_defaults_are_filled_in_per_task():
         "tile": None, "method": "color", "reference_version": 3, "strength": 1.0, "steps": None, "seed": 0}
     assert engine.validate_params("style", {"method": "optimize", "reference_version": 3})["steps"] == 200
     assert engine.validate_params("style", {"method": "feedforward"})["reference_version"] is None
-    assert engine.validate_params("restore", {}) == {"tile": None, "strength": 1.0, "seed": 0}  # unchanged
+    assert engine.validate_params("restore", {}) == {"tile": None, "strength": 1.0, "repair_damage": False, "seed": 0}
 
 
 def test_the_default_step_count_is_the_engines():

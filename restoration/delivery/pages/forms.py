@@ -101,6 +101,8 @@ class QueueJobForm(forms.Form):
             return forms.TypedChoiceField(choices=choices, coerce=int, empty_value=None, **common)
         if param.choices:
             return forms.TypedChoiceField(choices=[(c, str(c)) for c in param.choices], coerce=param.kind, **common)
+        if param.kind is bool:
+            return forms.BooleanField(**common)
         if param.kind is int:
             return forms.IntegerField(min_value=param.minimum, max_value=param.maximum, **common)
         field = forms.FloatField(min_value=param.minimum, max_value=param.maximum, **common)

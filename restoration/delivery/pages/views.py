@@ -32,7 +32,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import ListView
@@ -49,7 +49,7 @@ from restoration.core.models import (
     can_review,
 )
 
-from . import display
+from . import display, viewer
 from .forms import ItemFilterForm, NoteForm, QueueJobForm, ReviewForm
 
 logger = logging.getLogger(__name__)
@@ -155,36 +155,6 @@ def _dublin_core(item: Item) -> list[tuple[str, str]]:
         for name in names
         if getattr(item, name)
     ]
-
-
-def _alt_text(item: Item, shown: display.ShownVersion) -> str:
-    name = item.title or item.identifier
-    if shown.version.is_original:
-        return f"Original scan of {name}"
-    return f"{shown.version.get_kind_display()} version of {name}. {shown.ai_label}"
-
-
-def _viewer_config(item: Item, versions: list[display.ShownVersion], compare: display.ShownVersion | None) -> dict:
-    """What viewer.js needs: each version's size, access copy, IIIF service and label."""
-    iiif = f"{get_script_prefix()}iiif/3/"
-    original = next((s for s in versions if s.version.is_original), None)
-    return {
-        "original": original.version.pk if original else None,
-        "compare": compare.version.pk if compare else None,
-        "versions": {
-            str(shown.version.pk): {
-                "id": shown.version.pk,
-                "kind": shown.version.get_kind_display(),
-                "width": shown.version.width,
-                "height": shown.version.height,
-                "access": reverse("version-access", args=[shown.version.pk]) if shown.version.access_file else None,
-                "iiif": f"{iiif}{shown.version.pk}",
-                "label": shown.ai_label,
-                "alt": _alt_text(item, shown),
-            }
-            for shown in versions
-        },
-    }
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -300,8 +270,8 @@ class ItemView(View):
                 note_form: NoteForm | None = None) -> HttpResponse:
         user = request.user
         versions = display.shown_versions(item, user)
-        derivatives = [s for s in versions if not s.version.is_original]
-        compare = _chosen(derivatives, request.GET.get("compare"))
+        derivatives = viewer.comparable(versions)
+        compare = viewer.opening(derivatives, request.GET.get("compare"))
         context: dict[str, Any] = {
             "item": item,
             "dublin_core": _dublin_core(item),
@@ -309,7 +279,7 @@ class ItemView(View):
             "original": next((s for s in versions if s.version.is_original), None),
             "derivatives": derivatives,
             "compare": compare,
-            "viewer_config": _viewer_config(item, versions, compare),
+            "viewer_config": viewer.config(item, versions, compare),
             "timeline": display.timeline(item, user),
             "can_queue": user.has_perm(QUEUE_PERMISSION),
             "can_review": can_review(user),
@@ -335,23 +305,6 @@ class ItemView(View):
             recent = list(RestorationJob.objects.filter(item=item).order_by("-created_at", "-id")[:RECENT_JOBS])
             context["jobs"] = [(job, _job_json(job)) for job in recent]
         return render(request, self.template_name, context, status=status)
-
-
-def _chosen(derivatives: list[display.ShownVersion], asked: str | None) -> display.ShownVersion | None:
-    """The derivative to compare with: the one asked for, else the preferred one, else the newest
-    one not rejected or withdrawn (``derivatives`` are those the visitor may see; a curator sees
-    the hidden ones too, but the viewer never opens on one unasked)."""
-    if not derivatives:
-        return None
-    if asked and asked.isdigit():
-        for shown in derivatives:
-            if shown.version.pk == int(asked):
-                return shown
-    preferred = next((s for s in derivatives if s.version.is_preferred), None)
-    if preferred is not None:
-        return preferred
-    shown_ones = [s for s in derivatives if not s.version.is_hidden_by_review]
-    return shown_ones[-1] if shown_ones else None
 
 
 # The reference picker lists at most this many versions (newest first): a page, not an export.

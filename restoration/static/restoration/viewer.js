@@ -1,24 +1,29 @@
 /*
- * The item page's viewer: the original against a derivative, with a before/after divider or
- * side by side, and zoom and pan kept in register on both images.
+ * The item page's viewer, on OpenSeadragon 6.1.1 (static/vendor/openseadragon/, BSD-3-Clause):
+ * the original against a derivative, with a before/after divider or side by side, zoom and pan
+ * kept in register on both, and the damage mask of a restored version as an overlay.
  *
- * Each pane draws into a canvas: first the version's access copy (always there), then, when
- * the IIIF image service answers for the version and the access copy is not sharp enough at
- * the current zoom, tiles cut by that service
- * (/iiif/3/<version>/<x>,<y>,<w>,<h>/<w>,/0/default.jpg). Without the service the access copy
- * alone is shown, enlarged. The view is kept in the original's normalised coordinates (zoom,
- * centre u, v in [0, 1]), so a derivative of another pixel size (an upscale) stays in register.
+ * Each pane is its own OpenSeadragon viewer reading the version's IIIF Image 3 service
+ * (/iiif/3/<version>/info.json; when the service does not answer, the access copy as one image).
+ * OpenSeadragon's world is normalised by the image's width, so a derivative of another pixel
+ * size (an upscale) has the same coordinates as its original: the panes are kept in register by
+ * copying one viewer's zoom and centre to the others on every change ("zoom" and "pan" events).
+ * Before/after: the derivative's pane lies over the original's, clipped from the left up to
+ * the divider. Side by side: the panes are next to each other, the same size.
+ * The damage mask is a third viewer inside the derivative's pane (so the divider clips it too),
+ * tinted by CSS (multiply by a colour, then screen over the image: repainted pixels glow).
  *
- * Input: the divider is a role="slider" element (pointer drag, arrow keys, Page Up/Down, Home,
- * End); the image pans by dragging when zoomed, zooms by the wheel, a double click, pinching,
- * the buttons, or + / - / 0 and the arrow keys when the image has the focus.
+ * Input: OpenSeadragon's (drag to pan, wheel, pinch, double click, and on the focused image
+ * + / - / 0, the arrow keys and w a s d); the page's buttons; the divider is a role="slider"
+ * element (pointer drag, arrow keys, Page Up/Down, Home, End; + and - zoom from it too).
+ * ``window.itemViewer`` holds the viewers (for the browser tests and the console).
  */
 (function () {
   "use strict";
 
   const stage = document.getElementById("viewer-stage");
   const configNode = document.getElementById("viewer-config");
-  if (!stage || !configNode) return;
+  if (!stage || !configNode || typeof OpenSeadragon !== "function") return;
 
   const config = JSON.parse(configNode.textContent);
   const original = config.versions[String(config.original)];
@@ -26,481 +31,276 @@
   const zoomOutput = document.getElementById("viewer-zoom-level");
   const aiLabel = document.getElementById("viewer-ai-label");
   const compareSelect = document.getElementById("viewer-compare");
+  const modes = document.getElementById("viewer-modes");
   const heading = document.getElementById("viewer-heading");
+  const maskToggle = document.getElementById("viewer-mask-toggle");
+  const maskBox = document.getElementById("viewer-mask");
+  const beforePane = stage.querySelector(".viewer-before");
+  const afterPane = stage.querySelector(".viewer-after");
+  const afterCaption = document.getElementById("viewer-after-caption");
+  const maskLayer = document.getElementById("viewer-osd-mask");
 
-  const TILE_CACHE = 400; // tiles kept per pane
-  const MAX_TILE_ERRORS = 3; // after that many failed tiles a pane stops asking the service
-  const state = { zoom: 1, cu: 0.5, cv: 0.5, divider: 50, mode: stage.dataset.mode };
-
+  const ZOOM_STEP = 1.5; // one button press or key
+  const state = { divider: 50, mode: stage.dataset.mode, compare: config.compare, mask: false };
   const clamp = (value, low, high) => Math.min(high, Math.max(low, value));
 
-  // --- Panes ------------------------------------------------------------------------------------
+  // --- Viewers ----------------------------------------------------------------------------------
 
-  class Layer {
-    constructor(pane) {
-      this.pane = pane;
-      this.canvas = document.createElement("canvas");
-      this.canvas.setAttribute("role", "img");
-      pane.insertBefore(this.canvas, pane.firstChild);
-      this.base = pane.querySelector("img.viewer-base");
-      if (!this.base) {
-        this.base = document.createElement("img");
-        this.base.className = "viewer-base";
-        pane.insertBefore(this.base, this.canvas.nextSibling);
+  const common = {
+    showNavigationControl: false, // the page's own buttons (no button images needed)
+    drawer: "canvas", // plain 2D canvas: no WebGL needed, pixels readable
+    visibilityRatio: 1, // the image cannot be dragged out of view ...
+    constrainDuringPan: true,
+    minZoomImageRatio: 1, // ... nor made smaller than it fits
+    maxZoomPixelRatio: 4, // up to 4 screen pixels per image pixel
+    zoomPerClick: ZOOM_STEP,
+    zoomPerScroll: 1.25,
+    animationTime: 0.5,
+    springStiffness: 8,
+    gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true, scrollToZoom: true, flickEnabled: false },
+    gestureSettingsTouch: { clickToZoom: false, dblClickToZoom: true, pinchToZoom: true, flickEnabled: false },
+    ajaxWithCredentials: true, // info.json of a non-public item, for a signed-in curator
+    immediateRender: false,
+  };
+
+  function source(version) {
+    return version.iiif;
+  }
+
+  function fallback(version) {
+    return version.access ? { type: "image", url: version.access, buildPyramid: false } : null;
+  }
+
+  function makeViewer(element, options) {
+    const viewer = OpenSeadragon(Object.assign({ element: element }, common, options || {}));
+    viewer.addHandler("open-failed", (event) => {
+      // The IIIF service did not answer (an image it cannot cut): the access copy stands in.
+      const version = viewer.wantedVersion;
+      const stand = version && fallback(version);
+      if (stand && event.source !== stand && !viewer.fellBack) {
+        viewer.fellBack = true;
+        viewer.open(stand);
+      } else {
+        element.closest(".viewer-pane").dataset.iiif = "unavailable";
       }
-      this.base.addEventListener("load", requestDraw);
-      this.setVersion(config.versions[pane.dataset.version]);
+    });
+    viewer.addHandler("open", () => {
+      const pane = element.closest(".viewer-pane");
+      pane.dataset.iiif = viewer.fellBack ? "unavailable" : "available";
+      pane.dataset.opened = String(viewer.wantedVersion ? viewer.wantedVersion.id : "");
+      const reference = viewer === viewers.before ? firstOther(viewer) : viewers.before;
+      if (reference && reference.world.getItemCount()) copyView(reference, [viewer]);
+      showZoom();
+    });
+    // The viewer the visitor works with leads; the others copy its view on every frame.
+    for (const name of ["canvas-press", "canvas-scroll", "canvas-key", "canvas-double-click", "canvas-pinch"]) {
+      viewer.addHandler(name, () => { leader = viewer; });
     }
-
-    setVersion(version) {
-      this.version = version;
-      this.info = null;
-      this.tiles = new Map();
-      this.tileErrors = 0;
-      this.pane.dataset.version = String(version.id);
-      this.pane.dataset.iiif = "pending";
-      this.pane.dataset.tiles = "0";
-      this.canvas.setAttribute("aria-label", version.alt);
-      if (version.access && this.base.getAttribute("src") !== version.access) this.base.src = version.access;
-      this.base.alt = version.alt;
-      this.loadInfo(version);
-      requestDraw();
-    }
-
-    loadInfo(version) {
-      fetch(version.iiif + "/info.json", { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then((response) => (response.ok ? response.json() : null))
-        .then((info) => {
-          if (this.version !== version) return;
-          this.info = info && info.width && info.height ? serviceOf(info, version) : null;
-          this.pane.dataset.iiif = this.info ? "available" : "unavailable";
-          requestDraw();
-        })
-        .catch(() => {
-          if (this.version === version) this.pane.dataset.iiif = "unavailable";
-        });
-    }
-
-    tile(url) {
-      let image = this.tiles.get(url);
-      if (image) {
-        this.tiles.delete(url); // most recently used last
-        this.tiles.set(url, image);
-        return image;
-      }
-      image = new Image();
-      image.decoding = "async";
-      image.addEventListener("load", () => {
-        this.pane.dataset.tiles = String(Number(this.pane.dataset.tiles) + 1);
-        requestDraw();
+    for (const name of ["viewport-change", "animation", "animation-finish"]) {
+      viewer.addHandler(name, () => {
+        if (viewer === leader) copyView(viewer);
       });
-      image.addEventListener("error", () => {
-        this.tileErrors += 1;
-        if (this.tileErrors >= MAX_TILE_ERRORS && this.info) {
-          this.info = null;
-          this.pane.dataset.iiif = "failed";
-          requestDraw();
-        }
-      });
-      image.src = url;
-      this.tiles.set(url, image);
-      while (this.tiles.size > TILE_CACHE) this.tiles.delete(this.tiles.keys().next().value);
-      return image;
     }
+    // A new size (window, phone turned, side by side): the view is kept, no smaller than the
+    // image fits, and the original's is given to the others. OpenSeadragon sets its own zoom after
+    // "after-resize", so the constraint waits for the "viewport-change" of the same frame.
+    viewer.addHandler("after-resize", () => { viewer.resized = true; });
+    viewer.addHandler("viewport-change", () => {
+      if (!viewer.resized) return;
+      viewer.resized = false;
+      viewer.viewport.applyConstraints(true);
+      copyView(viewers.before);
+    });
+    return viewer;
   }
 
-  /** What the viewer needs of an IIIF info.json: base URL, size, tile size, scale factors. */
-  function serviceOf(info, version) {
-    let base = version.iiif;
-    const id = info.id || info["@id"];
-    if (id) {
-      const url = new URL(id, window.location.href);
-      if (url.origin === window.location.origin) base = url.pathname.replace(/\/$/, "");
+  function openOn(viewer, version) {
+    viewer.wantedVersion = version;
+    viewer.fellBack = false;
+    viewer.open(source(version));
+  }
+
+  const viewers = { before: null, after: null, mask: null };
+  window.itemViewer = viewers;
+
+  // --- Register ---------------------------------------------------------------------------------
+
+  let leader = null;
+
+  function firstOther(viewer) {
+    return Object.values(viewers).find((other) => other && other !== viewer && other.world.getItemCount()) || null;
+  }
+
+  // Give ``targets`` (default: every other open viewer) the current view of ``from``, at once.
+  // The panes are the same size, and the world of each is its image's width, so equal bounds are
+  // the same pixels of the original and of the derivative.
+  function copyView(from, targets) {
+    if (!from || !from.world.getItemCount()) return;
+    const bounds = from.viewport.getBounds(true);
+    for (const viewer of targets || Object.values(viewers)) {
+      if (viewer && viewer !== from && viewer.world.getItemCount()) viewer.viewport.fitBounds(bounds, true);
     }
-    const tiles = (info.tiles && info.tiles[0]) || {};
-    const tileWidth = tiles.width || 512;
-    const factors = (tiles.scaleFactors || [1, 2, 4, 8, 16, 32, 64]).slice().sort((a, b) => a - b);
-    return {
-      base: base,
-      width: info.width,
-      height: info.height,
-      tileWidth: tileWidth,
-      tileHeight: tiles.height || tileWidth,
-      scaleFactors: factors,
-      maxWidth: info.maxWidth || Infinity,
-    };
+    showZoom();
   }
 
-  // --- Geometry: CSS pixels of a pane against the original's pixels ------------------------------
-
-  function geometry(layer, zoom) {
-    const cw = layer.pane.clientWidth;
-    const ch = layer.pane.clientHeight;
-    const W = original.width;
-    const H = original.height;
-    const fit = Math.min(cw / W, ch / H) || 1;
-    const s = fit * (zoom === undefined ? state.zoom : zoom); // CSS px per original px
-    return { cw: cw, ch: ch, W: W, H: H, fit: fit, s: s, ox: cw / 2 - state.cu * W * s, oy: ch / 2 - state.cv * H * s };
+  function showZoom() {
+    if (!viewers.before) return;
+    const viewport = viewers.before.viewport;
+    const home = viewport.getHomeZoom();
+    const ratio = home > 0 ? viewport.getZoom(true) / home : 1;
+    stage.dataset.zoom = String(Math.round(ratio * 100) / 100);
+    if (zoomOutput) zoomOutput.textContent = "×" + ratio.toFixed(1);
   }
 
-  function maxZoom() {
-    const g = geometry(layers[0], 1);
-    return Math.max(2, 4 / g.fit); // up to 4 screen pixels per pixel of the original
+  // --- Zoom by buttons and keys -----------------------------------------------------------------
+
+  function zoom(action) {
+    leader = viewers.before;
+    const viewport = leader.viewport;
+    if (action === "in") viewport.zoomBy(ZOOM_STEP);
+    else if (action === "out") viewport.zoomBy(1 / ZOOM_STEP);
+    else viewport.goHome();
+    viewport.applyConstraints();
   }
 
-  function clampCentre() {
-    const g = geometry(layers[0]);
-    const halfU = g.cw / (2 * g.W * g.s);
-    const halfV = g.ch / (2 * g.H * g.s);
-    state.cu = halfU >= 0.5 ? 0.5 : clamp(state.cu, halfU, 1 - halfU);
-    state.cv = halfV >= 0.5 ? 0.5 : clamp(state.cv, halfV, 1 - halfV);
-  }
+  document.querySelectorAll("button[data-zoom]").forEach((button) => {
+    button.addEventListener("click", () => zoom(button.dataset.zoom));
+  });
 
-  // --- Drawing ---------------------------------------------------------------------------------
-
-  let frame = 0;
-  function requestDraw() {
-    if (!frame) frame = window.requestAnimationFrame(drawAll);
-  }
-
-  function drawAll() {
-    frame = 0;
-    if (!layers.length) return;
-    layers.forEach(draw);
-    zoomOutput && (zoomOutput.textContent = "×" + state.zoom.toFixed(1));
-    stage.dataset.zoom = state.zoom.toFixed(3);
-    stage.classList.toggle("is-zoomed", state.zoom > 1.001);
-  }
-
-  function draw(layer) {
-    const g = geometry(layer);
-    const dpr = window.devicePixelRatio || 1;
-    const canvas = layer.canvas;
-    const width = Math.max(1, Math.round(g.cw * dpr));
-    const height = Math.max(1, Math.round(g.ch * dpr));
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, g.cw, g.ch);
-    ctx.imageSmoothingEnabled = true;
-    ctx.imageSmoothingQuality = "high";
-
-    const image = layer.base;
-    const baseReady = image.complete && image.naturalWidth > 0;
-    if (baseReady) drawVisible(ctx, g, image, image.naturalWidth, image.naturalHeight);
-    if (layer.info) drawTiles(layer, ctx, g, dpr, baseReady ? image.naturalWidth : 0);
-  }
-
-  /** Draws the visible part of a whole image (source size sw x sh) covering the original's frame. */
-  function drawVisible(ctx, g, image, sw, sh) {
-    const x0 = Math.max(0, -g.ox), y0 = Math.max(0, -g.oy);
-    const x1 = Math.min(g.cw, g.ox + g.W * g.s), y1 = Math.min(g.ch, g.oy + g.H * g.s);
-    if (x1 <= x0 || y1 <= y0) return;
-    const kx = sw / (g.W * g.s), ky = sh / (g.H * g.s); // source px per CSS px
-    ctx.drawImage(image, (x0 - g.ox) * kx, (y0 - g.oy) * ky, (x1 - x0) * kx, (y1 - y0) * ky, x0, y0, x1 - x0, y1 - y0);
-  }
-
-  function drawTiles(layer, ctx, g, dpr, baseWidth) {
-    const info = layer.info;
-    const kx = info.width / g.W, ky = info.height / g.H; // layer px per original px
-    const devicePerPixel = (g.s * dpr) / kx; // device px per layer px
-    // Tiles only where they add detail: the access copy is smaller than the image, and too
-    // small for the current zoom.
-    if (baseWidth >= info.width || devicePerPixel <= (baseWidth / info.width) * 1.01) return;
-    let factor = info.scaleFactors[0];
-    for (const f of info.scaleFactors) if (f <= 1 / devicePerPixel) factor = f;
-    const tw = info.tileWidth * factor, th = info.tileHeight * factor; // layer px per tile
-    const x0 = Math.max(0, (-g.ox / g.s) * kx), x1 = Math.min(info.width, ((g.cw - g.ox) / g.s) * kx);
-    const y0 = Math.max(0, (-g.oy / g.s) * ky), y1 = Math.min(info.height, ((g.ch - g.oy) / g.s) * ky);
-    for (let ty = Math.floor(y0 / th); ty * th < y1; ty++) {
-      for (let tx = Math.floor(x0 / tw); tx * tw < x1; tx++) {
-        const rx = tx * tw, ry = ty * th;
-        const rw = Math.min(tw, info.width - rx), rh = Math.min(th, info.height - ry);
-        const size = Math.ceil(rw / factor);
-        if (size > info.maxWidth) continue;
-        const tile = layer.tile(`${info.base}/${rx},${ry},${rw},${rh}/${size},/0/default.jpg`);
-        if (!(tile.complete && tile.naturalWidth)) continue;
-        // Snap to device pixels, one pixel generous, so neighbouring tiles leave no hairline.
-        const left = Math.floor((g.ox + (rx / kx) * g.s) * dpr) / dpr;
-        const top = Math.floor((g.oy + (ry / ky) * g.s) * dpr) / dpr;
-        const right = Math.ceil((g.ox + ((rx + rw) / kx) * g.s) * dpr) / dpr;
-        const bottom = Math.ceil((g.oy + ((ry + rh) / ky) * g.s) * dpr) / dpr;
-        ctx.drawImage(tile, left, top, right - left, bottom - top);
-      }
-    }
-  }
-
-  // --- Zoom and pan ------------------------------------------------------------------------------
-
-  function layerAt(clientX, clientY) {
-    for (const layer of layers) {
-      const r = layer.pane.getBoundingClientRect();
-      if (state.mode !== "side" || (clientX >= r.left && clientX <= r.right && clientY >= r.top && clientY <= r.bottom)) {
-        return layer;
-      }
-    }
-    return layers[0];
-  }
-
-  /** Zooms to ``zoom`` keeping the point (px, py) of ``layer``'s pane where it is. */
-  function zoomAt(zoom, layer, px, py) {
-    zoom = clamp(zoom, 1, maxZoom());
-    if (Math.abs(zoom - state.zoom) < 1e-6) return false;
-    const g = geometry(layer);
-    const u = (px - g.ox) / (g.W * g.s), v = (py - g.oy) / (g.H * g.s);
-    const s = geometry(layer, zoom).s;
-    state.zoom = zoom;
-    state.cu = (g.cw / 2 - (px - u * g.W * s)) / (g.W * s);
-    state.cv = (g.ch / 2 - (py - v * g.H * s)) / (g.H * s);
-    clampCentre();
-    requestDraw();
-    return true;
-  }
-
-  function zoomCentre(factor) {
-    const layer = layers[0];
-    return zoomAt(state.zoom * factor, layer, layer.pane.clientWidth / 2, layer.pane.clientHeight / 2);
-  }
-
-  function fit() {
-    state.zoom = 1;
-    state.cu = state.cv = 0.5;
-    requestDraw();
-  }
-
-  function panBy(dx, dy, layer) {
-    const g = geometry(layer || layers[0]);
-    state.cu -= dx / (g.W * g.s);
-    state.cv -= dy / (g.H * g.s);
-    clampCentre();
-    requestDraw();
-  }
-
-  // --- Divider -----------------------------------------------------------------------------------
+  // --- Divider ----------------------------------------------------------------------------------
 
   function setDivider(percent) {
-    if (!divider || !after) return;
+    if (!divider || !afterPane) return;
     state.divider = clamp(percent, 0, 100);
     const rounded = Math.round(state.divider);
-    after.pane.style.clipPath = `inset(0 0 0 ${state.divider}%)`;
+    afterPane.style.clipPath = `inset(0 0 0 ${state.divider}%)`;
     divider.style.left = state.divider + "%";
     divider.setAttribute("aria-valuenow", String(rounded));
-    divider.setAttribute(
-      "aria-valuetext",
-      `${rounded}% original, ${100 - rounded}% ${after.version.kind.toLowerCase()}`
-    );
+    divider.setAttribute("aria-valuetext", `${rounded}% original`);
   }
 
   function dividerTo(clientX) {
-    const rect = stage.getBoundingClientRect();
-    setDivider(((clientX - rect.left) / rect.width) * 100);
+    const box = stage.getBoundingClientRect();
+    setDivider(((clientX - box.left) / box.width) * 100);
   }
-
-  // --- Pointer, wheel and keyboard ---------------------------------------------------------------
-
-  const pointers = new Map();
-  let gesture = null;
-
-  function spread() {
-    const [a, b] = Array.from(pointers.values());
-    return { distance: Math.hypot(a.x - b.x, a.y - b.y), x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
-  }
-
-  function panePoint(layer, clientX, clientY) {
-    const r = layer.pane.getBoundingClientRect();
-    return [clientX - r.left, clientY - r.top];
-  }
-
-  stage.addEventListener("pointerdown", (event) => {
-    if (event.pointerType === "mouse" && event.button !== 0) return;
-    pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
-    try {
-      stage.setPointerCapture(event.pointerId);
-    } catch (e) {
-      /* a synthetic pointer cannot be captured: nothing to do */
-    }
-    if (pointers.size === 2) {
-      const p = spread();
-      gesture = { type: "pinch", distance: p.distance || 1, zoom: state.zoom };
-      return;
-    }
-    const onDivider = divider && event.target.closest(".viewer-divider");
-    if (onDivider || (state.mode === "slider" && state.zoom <= 1.001 && after)) {
-      gesture = { type: "divider" };
-      if (onDivider) divider.focus({ preventScroll: true });
-      if (event.pointerType === "mouse" || onDivider) dividerTo(event.clientX);
-    } else {
-      gesture = { type: "pan", x: event.clientX, y: event.clientY, layer: layerAt(event.clientX, event.clientY) };
-      stage.classList.add("is-panning");
-      stage.focus({ preventScroll: true });
-    }
-    event.preventDefault();
-  });
-
-  stage.addEventListener("pointermove", (event) => {
-    if (!pointers.has(event.pointerId) || !gesture) return;
-    pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
-    if (gesture.type === "pinch" && pointers.size >= 2) {
-      const p = spread();
-      const layer = layerAt(p.x, p.y);
-      const [px, py] = panePoint(layer, p.x, p.y);
-      zoomAt((gesture.zoom * p.distance) / gesture.distance, layer, px, py);
-    } else if (gesture.type === "divider") {
-      dividerTo(event.clientX);
-    } else if (gesture.type === "pan") {
-      panBy(event.clientX - gesture.x, event.clientY - gesture.y, gesture.layer);
-      gesture.x = event.clientX;
-      gesture.y = event.clientY;
-    }
-  });
-
-  function release(event) {
-    pointers.delete(event.pointerId);
-    if (pointers.size === 0) {
-      gesture = null;
-      stage.classList.remove("is-panning");
-    }
-  }
-  stage.addEventListener("pointerup", release);
-  stage.addEventListener("pointercancel", release);
-
-  stage.addEventListener(
-    "wheel",
-    (event) => {
-      const layer = layerAt(event.clientX, event.clientY);
-      const [px, py] = panePoint(layer, event.clientX, event.clientY);
-      const unit = event.deltaMode === 1 ? 40 : event.deltaMode === 2 ? 400 : 1;
-      // Only a wheel that changes the zoom is taken: at "fit", scrolling down still scrolls the page.
-      if (zoomAt(state.zoom * Math.exp(-event.deltaY * unit * 0.002), layer, px, py)) event.preventDefault();
-    },
-    { passive: false }
-  );
-
-  stage.addEventListener("dblclick", (event) => {
-    const layer = layerAt(event.clientX, event.clientY);
-    const [px, py] = panePoint(layer, event.clientX, event.clientY);
-    zoomAt(state.zoom * 2, layer, px, py);
-  });
 
   if (divider) {
-    divider.addEventListener("keydown", (event) => {
-      const step = event.shiftKey ? 10 : 1;
-      let value = state.divider;
-      switch (event.key) {
-        case "ArrowLeft":
-        case "ArrowDown":
-          value -= step;
-          break;
-        case "ArrowRight":
-        case "ArrowUp":
-          value += step;
-          break;
-        case "PageDown":
-          value -= 10;
-          break;
-        case "PageUp":
-          value += 10;
-          break;
-        case "Home":
-          value = 0;
-          break;
-        case "End":
-          value = 100;
-          break;
-        default:
-          return;
-      }
+    divider.addEventListener("pointerdown", (event) => {
       event.preventDefault();
-      event.stopPropagation();
-      setDivider(Math.round(value));
+      divider.focus({ preventScroll: true });
+      divider.setPointerCapture(event.pointerId);
+      dividerTo(event.clientX);
+    });
+    divider.addEventListener("pointermove", (event) => {
+      if (divider.hasPointerCapture(event.pointerId)) dividerTo(event.clientX);
+    });
+    // The wheel over the divider zooms as it does over the image (at the divider's line).
+    divider.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      leader = viewers.before;
+      const viewport = leader.viewport;
+      const box = leader.container.getBoundingClientRect();
+      const at = viewport.pointFromPixel(new OpenSeadragon.Point(event.clientX - box.left, event.clientY - box.top));
+      viewport.zoomBy(event.deltaY < 0 ? common.zoomPerScroll : 1 / common.zoomPerScroll, at);
+      viewport.applyConstraints();
+    }, { passive: false });
+    divider.addEventListener("keydown", (event) => {
+      const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
+      if (event.key in steps) setDivider(Math.round(state.divider) + steps[event.key]);
+      else if (event.key === "Home") setDivider(0);
+      else if (event.key === "End") setDivider(100);
+      else if (event.key === "+" || event.key === "=") zoom("in");
+      else if (event.key === "-") zoom("out");
+      else if (event.key === "0") zoom("fit");
+      else return;
+      event.preventDefault();
     });
   }
 
-  // Zoom keys work on the image and on the divider; arrow keys pan only from the image (on the
-  // divider they move it).
-  stage.addEventListener("keydown", (event) => {
-    if (event.target !== stage && !(event.target === divider && ["+", "=", "-", "0"].includes(event.key))) return;
-    const g = geometry(layers[0]);
-    const keys = {
-      "+": () => zoomCentre(1.5),
-      "=": () => zoomCentre(1.5),
-      "-": () => zoomCentre(1 / 1.5),
-      "0": fit,
-      ArrowLeft: () => panBy(g.cw * 0.1, 0),
-      ArrowRight: () => panBy(-g.cw * 0.1, 0),
-      ArrowUp: () => panBy(0, g.ch * 0.1),
-      ArrowDown: () => panBy(0, -g.ch * 0.1),
-    };
-    const action = keys[event.key];
-    if (!action || (event.key.startsWith("Arrow") && state.zoom <= 1.001)) return;
-    event.preventDefault();
-    action();
-  });
-
-  document.querySelectorAll("[data-zoom]").forEach((button) => {
-    button.addEventListener("click", () => {
-      const how = button.dataset.zoom;
-      if (how === "in") zoomCentre(1.5);
-      else if (how === "out") zoomCentre(1 / 1.5);
-      else fit();
-    });
-  });
-
-  // --- Layout and the choice of derivative ---------------------------------------------------------
+  // --- Modes, the compared version, the mask ----------------------------------------------------
 
   function setMode(mode) {
     state.mode = mode;
     stage.dataset.mode = mode;
-    stage.style.aspectRatio = mode === "side" ? `${2 * original.width} / ${original.height}` : `${original.width} / ${original.height}`;
+    // Side by side: two panes of the original's proportions next to each other.
+    const width = original.width * (mode === "side" ? 2 : 1);
+    stage.style.aspectRatio = `${width} / ${original.height}`;
     if (mode === "slider") setDivider(state.divider);
-    clampCentre();
-    requestDraw();
   }
 
-  document.querySelectorAll('input[name="viewer-mode"]').forEach((radio) => {
-    radio.addEventListener("change", () => radio.checked && setMode(radio.value));
+  function setMask(on) {
+    const version = state.compare ? config.versions[String(state.compare)] : null;
+    const mask = version && version.mask;
+    state.mask = Boolean(on && mask);
+    if (maskBox) maskBox.checked = state.mask;
+    stage.dataset.mask = state.mask ? "on" : "off";
+    if (!maskLayer) return;
+    maskLayer.classList.toggle("is-on", state.mask);
+    if (!state.mask) return;
+    if (!viewers.mask) {
+      viewers.mask = makeViewer(maskLayer, { mouseNavEnabled: false, keyboardNavEnabled: false });
+      viewers.mask.canvas.tabIndex = -1; // an overlay, not a third image to tab to
+    }
+    if (viewers.mask.wantedVersion !== mask) {
+      viewers.mask.wantedVersion = mask;
+      viewers.mask.fellBack = true; // a mask has no access copy to fall back on
+      viewers.mask.open(mask.iiif);
+    }
+  }
+
+  function setCompare(id) {
+    const version = id ? config.versions[String(id)] : null;
+    state.compare = version ? version.id : null;
+    if (modes) modes.hidden = !version;
+    if (aiLabel) {
+      aiLabel.hidden = !version;
+      aiLabel.querySelector("strong").textContent = version ? version.label : "";
+    }
+    if (maskToggle) maskToggle.hidden = !(version && version.mask);
+    if (!version) {
+      stage.dataset.mode = "single";
+      stage.style.aspectRatio = `${original.width} / ${original.height}`;
+      if (heading) heading.textContent = "Image";
+      setMask(false);
+      return;
+    }
+    const kind = version.kind.toLowerCase();
+    if (heading) heading.textContent = `Original and ${kind} version`;
+    if (afterCaption) afterCaption.textContent = `${version.kind} by a model`;
+    if (divider) divider.setAttribute("aria-label", `Divider between the original (left) and the ${kind} version (right)`);
+    afterPane.dataset.version = String(version.id);
+    if (!viewers.after) viewers.after = makeViewer(document.getElementById("viewer-osd-after"));
+    if (viewers.after.wantedVersion !== version) openOn(viewers.after, version);
+    viewers.after.canvas.setAttribute("aria-label", version.alt);
+    setMode(state.mode === "single" ? "slider" : state.mode);
+    setMask(state.mask);
+  }
+
+  document.querySelectorAll("input[name=viewer-mode]").forEach((input) => {
+    input.addEventListener("change", () => {
+      if (input.checked) setMode(input.value);
+    });
   });
 
   if (compareSelect) {
     compareSelect.addEventListener("change", () => {
-      const version = config.versions[compareSelect.value];
-      if (!version || !after) return;
-      after.setVersion(version);
-      const kind = version.kind.toLowerCase();
-      if (aiLabel) aiLabel.querySelector("strong").textContent = version.label;
-      const caption = after.pane.querySelector(".pane-caption");
-      if (caption) caption.textContent = `${version.kind} by a model`;
-      if (heading) heading.textContent = `Original and ${kind} version`;
-      if (divider) {
-        divider.setAttribute("aria-label", `Divider between the original (left) and the ${kind} version (right)`);
-        setDivider(state.divider);
-      }
+      setCompare(compareSelect.value ? Number(compareSelect.value) : null);
       const url = new URL(window.location.href);
-      url.searchParams.set("compare", String(version.id));
+      if (state.compare) url.searchParams.set("compare", String(state.compare));
+      else url.searchParams.delete("compare");
       window.history.replaceState(null, "", url);
     });
   }
 
-  // --- Start ---------------------------------------------------------------------------------------
+  if (maskBox) maskBox.addEventListener("change", () => setMask(maskBox.checked));
 
-  const layers = [];
-  const before = new Layer(stage.querySelector(".viewer-before"));
-  layers.push(before);
-  const afterPane = stage.querySelector(".viewer-after");
-  const after = afterPane ? new Layer(afterPane) : null;
-  if (after) layers.push(after);
-  stage.classList.add("is-ready");
-  if (window.ResizeObserver) {
-    new ResizeObserver(() => {
-      clampCentre();
-      requestDraw();
-    }).observe(stage);
-  } else {
-    window.addEventListener("resize", requestDraw);
-  }
+  // --- Start ------------------------------------------------------------------------------------
+
+  viewers.before = makeViewer(document.getElementById("viewer-osd-before"));
+  openOn(viewers.before, original);
+  viewers.before.canvas.setAttribute("aria-label", original.alt);
+  if (state.mode === "single") state.mode = "slider"; // the layout once a derivative is chosen
+  setCompare(config.compare);
+  if (!config.compare) stage.dataset.mode = "single";
   setDivider(state.divider);
-  requestDraw();
 })();
