@@ -70,7 +70,10 @@ def test_curators_see_it_with_its_review_and_the_viewer_never_opens_on_it(curato
     assert "Rejected" in card and "shown to curators only" in card and "Garish magenta sky" in card
     assert f'action="{review_url(rejected)}"' in card
     viewer = body[body.index('id="viewer"'):body.index("</section>", body.index('id="viewer"'))]
-    assert f'data-version="{shelf["accepted"].pk}"' in viewer and f'data-version="{rejected.pk}"' not in viewer
+    # The original is preferred again: the viewer shows it alone (docs/viewer.md), the accepted
+    # derivative offered for comparison, the rejected one never opened on.
+    assert f'data-version="{rejected.pk}"' not in viewer and 'data-mode="single"' in viewer
+    assert f'<option value="{shelf["accepted"].pk}"' in viewer
     # the review event is in the curator's timeline
     assert "Validation" in body and "Validator:" in body
     assert "pg-1" in client_for(curator).get("/items/", {"kind": "colorized"}).content.decode()

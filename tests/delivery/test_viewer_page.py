@@ -28,13 +28,17 @@ def archive(ingest_item, public_collection, private_collection, curator):
 
 
 def add_mask(restored, *, user=None, data: bytes | None = None):
-    """A damage mask recorded as the worker records a companion (``companion_of`` the result)."""
-    return services.add_derivative(
+    """A damage mask recorded as the worker records a companion (``companion_of`` the result),
+    then accepted by a curator (pending derivatives are for staff only)."""
+    mask = services.add_derivative(
         restored.parent, io.BytesIO(data or image_bytes(size=(24, 16))), kind=VersionKind.DAMAGE_MASK,
         filename=f"{restored.item.identifier}-damage-mask.png", user=user, also_from=[restored],
         software={"name": "gan_engine", "version": "0.1.0", "model": "m", "weights_sha256": "0" * 64},
         detail={"task": "restore", "companion": "damage_mask", "companion_of": restored.pk},
     )
+    if user is not None:
+        services.review_version(mask, "accepted", user=user)
+    return mask
 
 
 def config_of(body: str) -> dict:
@@ -62,7 +66,7 @@ def test_a_preferred_original_is_shown_alone_with_the_derivatives_offered(client
 
 def test_a_rejected_or_withdrawn_preferred_derivative_is_never_opened_on(archive, curator):
     services.set_preferred_version(archive["restored"], user=curator)
-    derivatives = viewer.comparable(display.shown_versions(archive["harbour"].item))
+    derivatives = viewer.comparable(display.shown_versions(archive["harbour"].item, curator))
     assert viewer.opening(derivatives, None).version.pk == archive["restored"].pk
     for status in ("rejected", "withdrawn"):
         derivatives[0].version.review_status = status  # the review's field, when it is there

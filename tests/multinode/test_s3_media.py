@@ -32,7 +32,11 @@ def _body(response) -> bytes:
 
 
 def _stored_keys(version: Version) -> set[str]:
-    return {f.name for f in (version.file, version.thumbnail, version.access_file) if f}
+    """The objects a version owns: its file, display images and IIIF access copy (the tiled
+    pyramid, made when the version is stored)."""
+    version = Version.objects.select_related("access_copy").get(pk=version.pk)
+    assert version.access_copy.file  # made at ingest and for derivatives, stored in the bucket too
+    return {f.name for f in (version.file, version.thumbnail, version.access_file, version.access_copy.file) if f}
 
 
 @pytest.fixture
