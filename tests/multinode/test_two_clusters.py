@@ -133,8 +133,12 @@ def test_twenty_jobs_on_two_clusters_are_each_done_exactly_once(two_clusters, s3
         assert [event.outcome for event in events] == [EventOutcome.SUCCESS], job.pk
     # Both machines took work, and every stored file went to the shared bucket.
     assert {_cluster_of(job, clusters) for job in finished} == set(clusters)
-    stored = {f.name for v in Version.objects.all() for f in (v.file, v.thumbnail, v.access_file) if f}
-    assert s3_media.keys() == stored and len(stored) == 2 * JOBS * 3
+    # Each version: its file, two display images and its IIIF access copy (the tiled pyramid).
+    stored = {
+        f.name for v in Version.objects.select_related("access_copy")
+        for f in (v.file, v.thumbnail, v.access_file, v.access_copy.file) if f
+    }
+    assert s3_media.keys() == stored and len(stored) == 2 * JOBS * 4
     assert archive_dirs.media_files() == []
     assert empty_queue.queue_size() == 0  # no message left over, none duplicated and waiting
 
