@@ -72,11 +72,12 @@ IN_REGISTER = """names => {
 
 
 def assert_in_register(page, *names: str) -> list[float]:
-    # The followers copy the leader's view in the leader's frame; on a loaded machine the last
-    # copy can land a frame after the leader settled, so wait (bounded) for the register, then
-    # check it: panes that never come back into register still fail here.
+    # The followers copy the leader's view in the leader's frame, and a new layout (side by side)
+    # reaches each pane at its own next resize check; on a loaded machine (CI on 2 cores) that
+    # took longer than 5 s once, so wait (bounded, 15 s) for the register, then check it: panes
+    # that never come back into register still fail here.
     try:
-        page.wait_for_function(IN_REGISTER, arg=list(names), timeout=5000)
+        page.wait_for_function(IN_REGISTER, arg=list(names), timeout=15000)
     except PlaywrightTimeout:
         pass  # the assertion below reports the bounds
     first, *others = [page.evaluate(BOUNDS, name) for name in names]
