@@ -33,15 +33,20 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
-def server_error(request: HttpRequest) -> HttpResponse:
-    body = {"code": "server_error", "detail": "A server error occurred; it has been logged."}
+def _json_error(request: HttpRequest, body: dict, status: int) -> HttpResponse | None:
+    """``body`` as JSON for the API and IIIF (with the CORS header viewers need), else None."""
     if request.path.startswith(API_PREFIX):
-        return JsonResponse(body, status=500)
+        return JsonResponse(body, status=status)
     if request.path.startswith(IIIF_PREFIX):
-        response = JsonResponse(body, status=500)
+        response = JsonResponse(body, status=status)
         response["Access-Control-Allow-Origin"] = "*"
         return response
-    return defaults.server_error(request)
+    return None
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    body = {"code": "server_error", "detail": "A server error occurred; it has been logged."}
+    return _json_error(request, body, 500) or defaults.server_error(request)
 
 
 class RefuseNulMiddleware:
@@ -58,13 +63,8 @@ class RefuseNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
             body = {"code": "invalid", "detail": "The path holds a NUL character."}
-            if request.path.startswith(API_PREFIX):
-                return JsonResponse(body, status=400)
-            if request.path.startswith(IIIF_PREFIX):
-                response = JsonResponse(body, status=400)
-                response["Access-Control-Allow-Origin"] = "*"
-                return response
-            return HttpResponse(body["detail"] + "\n", status=400, content_type="text/plain; charset=utf-8")
+            return _json_error(request, body, 400) or HttpResponse(
+                body["detail"] + "\n", status=400, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 
